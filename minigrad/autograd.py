@@ -1,0 +1,521 @@
+"""Function (a node of the graph), grad modes, and the reverse-mode graph walk.
+
+A ``Function`` subclass is one op: ``forward(ctx, *arrays)`` computes on backend arrays,
+``backward(ctx, grad)`` returns one gradient per input written in Tensor ops, so the
+same code yields higher-order gradients when the walk runs with ``create_graph=True``.
+
+Ownership (as in Chainer): a Tensor holds its creator strongly; the creator holds its
+inputs strongly and its outputs only weakly. Dropping the last output frees the graph.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+__all__ = [
+    "Function",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "backward",
+    "grad",
+]
+
+
+class _GradMode:
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops record the graph (False inside ``no_grad``)."""
+    return _GradMode.enabled
+
+
+class set_grad_enabled:
+    """Context manager / decorator that turns graph recording on or off."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self.prev = _GradMode.enabled
+
+    def __enter__(self) -> None:
+        self.prev = _GradMode.enabled
+        _GradMode.enabled = self.mode
+
+    def __exit__(self, *exc: Any) -> bool:
+        _GradMode.enabled = self.prev
+        return False
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """``with mg.no_grad():`` — ops inside record no graph (inference, optimizer steps)."""
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """``with mg.enable_grad():`` — turn recording back on inside ``no_grad``."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+class _Saved:
+    """Where a saved array came from, so backward can hand back the right Tensor."""
+
+    __slots__ = ("kind", "value")
+
+    def __init__(self, kind: str, value: Any) -> None:
+        self.kind = kind  # "input" (value = index), "output" (index) or "const" (array)
+        self.value = value
+
+
+class Function:
+    """Base class of every op. Subclasses define static ``forward`` and ``backward``.
+
+    ``forward(ctx, *args, **kwargs)`` receives backend arrays for Tensor arguments (other
+    arguments as given) and returns an array or a tuple of arrays. ``backward(ctx, *grads)``
+    receives one Tensor gradient per output and returns one gradient per positional input
+    (``None`` where there is none). ``Function.apply(*args)`` runs it and records the node.
+    """
+
+    # Instance attributes (the instance is the graph node and the ctx).
+    inputs: tuple[Any, ...] | None
+    needs_input_grad: tuple[bool, ...]
+    device: Any
+    _outputs: tuple[weakref.ref, ...]
+    _out_arrays: tuple[Any, ...]
+    _saved: tuple[_Saved, ...] | None
+    _freed: bool
+    _in_arrays: tuple[Any, ...]
+
+    @staticmethod
+    def forward(ctx: Function, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("a Function subclass must define forward(ctx, *arrays)")
+
+    @staticmethod
+    def backward(ctx: Function, *grads: Tensor) -> Any:
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
+
+    # -- saving for backward -------------------------------------------------
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep arrays for backward. Inputs and outputs come back as their Tensors, so
+        gradients of gradients flow through them (``create_graph=True``)."""
+        if not self._record:
+            return
+        self._saved = tuple(self._classify(v) for v in values)
+
+    def _classify(self, v: Any) -> _Saved:
+        for i, a in enumerate(self._in_arrays):
+            if v is a:
+                return _Saved("input", i)
+        return _Saved("const", v)
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        if self._saved is None:
+            raise RuntimeError(
+                f"{type(self).__name__}: saved values were already freed by a previous backward; "
+                "pass retain_graph=True to the first backward to backpropagate twice"
+            )
+        return tuple(self._restore(s) for s in self._saved)
+
+    def _restore(self, s: _Saved) -> Any:
+        from .tensor import Tensor
+
+        if s.kind == "input":
+            return self.inputs[s.value]
+        if s.kind == "output":
+            return self._output_tensor(s.value)
+        if s.value is None:
+            return None
+        return Tensor._wrap(s.value, self.device)
+
+    def _output_tensor(self, i: int) -> Tensor:
+        """The i-th output Tensor; recreated (with this node as creator) if it was freed."""
+        from .tensor import Tensor
+
+        out = self._outputs[i]()
+        if out is None:
+            out = Tensor._wrap(self._out_arrays[i], self.device, requires_grad=True, ctx=self, idx=i)
+            self._outputs = self._outputs[:i] + (weakref.ref(out),) + self._outputs[i + 1 :]
+        return out
+
+    # -- running -------------------------------------------------------------
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        from .tensor import Tensor
+
+        ctx = cls.__new__(cls)
+        dev = None
+        arrays = []
+        needs = []
+        for a in args:
+            if isinstance(a, Tensor):
+                if dev is None:
+                    dev = a.device
+                elif a.device is not dev:
+                    _device_mismatch(cls.__name__, args)
+                arrays.append(a.data)
+                needs.append(a.requires_grad)
+            else:
+                arrays.append(a)
+                needs.append(False)
+        record = _GradMode.enabled and any(needs)
+        ctx._record = record
+        ctx._in_arrays = arrays
+        ctx._saved = None
+        ctx.device = dev
+        try:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        except (ValueError, IndexError, TypeError) as e:
+            raise _op_error(cls, args, e) from e
+        ctx._in_arrays = ()
+        multi = isinstance(out, tuple)
+        outs = out if multi else (out,)
+        if record:
+            ctx.inputs = args
+            ctx.needs_input_grad = tuple(needs)
+            ctx._freed = False
+            tensors = tuple(
+                Tensor._wrap(o, dev, requires_grad=True, ctx=ctx, idx=i) for i, o in enumerate(outs)
+            )
+            ctx._outputs = tuple(weakref.ref(t) for t in tensors)
+            ctx._out_arrays = ctx._mark_saved_outputs(outs)
+        else:
+            tensors = tuple(Tensor._wrap(o, dev) for o in outs)
+        if _anomaly is not None:
+            _anomaly.check_forward(ctx, outs)
+        return tensors if multi else tensors[0]
+
+    _record = False
+
+    def _mark_saved_outputs(self, outs: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Saved arrays that are this op's outputs come back as its output Tensors."""
+        if self._saved is None:
+            return ()
+        found = False
+        saved = []
+        for s in self._saved:
+            if s.kind == "const":
+                for i, o in enumerate(outs):
+                    if s.value is o:
+                        s = _Saved("output", i)
+                        found = True
+                        break
+            saved.append(s)
+        self._saved = tuple(saved)
+        return outs if found else ()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} node>"
+
+
+def _shapes(args: Sequence[Any]) -> str:
+    from .tensor import Tensor
+
+    parts = []
+    for a in args:
+        if isinstance(a, Tensor):
+            parts.append(f"{tuple(a.shape)} {a.dtype}")
+    return ", ".join(parts)
+
+
+def _op_error(cls: type, args: Sequence[Any], e: Exception) -> Exception:
+    msg = f"{cls.__name__}: {e} (input shapes: {_shapes(args)})"
+    return type(e)(msg) if type(e) in (ValueError, IndexError, TypeError) else ValueError(msg)
+
+
+def _device_mismatch(name: str, args: Sequence[Any]) -> None:
+    from .tensor import Tensor
+
+    devs = [str(a.device) for a in args if isinstance(a, Tensor)]
+    raise RuntimeError(
+        f"{name}: expected all tensors on one device, got {' and '.join(dict.fromkeys(devs))}. "
+        "Move them with .to(device) first."
+    )
+
+
+# Set by minigrad.anomaly while ``detect_anomaly`` is active: an object with
+# check_forward(node, arrays) and check_backward(node, grads) that raise on NaN/Inf.
+_anomaly: Any = None
+
+
+# -- the graph walk ------------------------------------------------------------
+
+
+def _parents(node: Function) -> Iterator[Function]:
+    if node.inputs is None:
+        return
+    for inp, need in zip(node.inputs, node.needs_input_grad):
+        if need and inp._ctx is not None:
+            yield inp._ctx
+
+
+def _toposort(roots: Sequence[Function]) -> list[Function]:
+    """Nodes reachable from ``roots``, each before every node it feeds into, reversed:
+    i.e. the order in which backward can run. Iterative DFS, so any depth works."""
+    order: list[Function] = []
+    visited: set[int] = set()
+    for root in roots:
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, _parents(root))]
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if id(parent) not in visited:
+                    visited.add(id(parent))
+                    stack.append((parent, _parents(parent)))
+                    break
+            else:  # every parent is finished: node comes after them in post-order
+                stack.pop()
+                order.append(node)
+    order.reverse()
+    return order
+
+
+def _freed_error(node: Function) -> RuntimeError:
+    return RuntimeError(
+        f"Trying to backward through the graph a second time (at {type(node).__name__}): its "
+        "saved values were freed after the first backward. Pass retain_graph=True to the first "
+        "backward (or to mg.grad) if you need to backward twice."
+    )
+
+
+def _run(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    targets: Sequence[Tensor] | None,
+) -> dict[int, Tensor] | None:
+    """Backpropagate from ``roots``. Accumulates into leaf ``.grad`` when ``targets`` is None,
+    otherwise returns {id(target): grad} and writes no ``.grad``."""
+
+    grads: dict[tuple[int, int], Tensor] = {}
+    leaf_grads: dict[int, tuple[Tensor, Tensor]] = {}
+    root_nodes = []
+    for r, g in zip(roots, root_grads):
+        node = r._ctx
+        if node is None:  # the root is a leaf itself
+            _accumulate_leaf(leaf_grads, r, g)
+            continue
+        if node._freed:
+            raise _freed_error(node)
+        key = (id(node), r._idx)
+        grads[key] = grads[key] + g if key in grads else g
+        root_nodes.append(node)
+
+    target_ids = None if targets is None else {id(t) for t in targets}
+    captured: dict[int, Tensor] = {}
+    prev_mode = _GradMode.enabled
+    _GradMode.enabled = create_graph
+    try:
+        for node in _toposort(root_nodes):
+            if node._freed:
+                raise _freed_error(node)
+            n_out = len(node._outputs)
+            out_grads = [grads.pop((id(node), i), None) for i in range(n_out)]
+            if all(g is None for g in out_grads):
+                continue
+            for i, g in enumerate(out_grads):
+                out = node._outputs[i]()
+                if g is None:
+                    ref = out if out is not None else None
+                    out_grads[i] = _zeros_for(node, i, ref)
+                elif out is not None:
+                    if target_ids is not None and id(out) in target_ids:
+                        captured[id(out)] = g
+                    elif target_ids is None and out._retains_grad:
+                        out.grad = g if out.grad is None else out.grad + g
+            in_grads = node.backward(node, *out_grads)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            _check_grads(node, in_grads)
+            if _anomaly is not None:
+                _anomaly.check_backward(node, in_grads)
+            for inp, need, g in zip(node.inputs, node.needs_input_grad, in_grads):
+                if not need or g is None:
+                    continue
+                parent = inp._ctx
+                if parent is None:
+                    _accumulate_leaf(leaf_grads, inp, g)
+                else:
+                    key = (id(parent), inp._idx)
+                    grads[key] = grads[key] + g if key in grads else g
+            if not retain_graph:
+                node.inputs = None
+                node._saved = None
+                node._out_arrays = ()
+                node._freed = True
+    finally:
+        _GradMode.enabled = prev_mode
+
+    if targets is not None:
+        for tid, (_, g) in leaf_grads.items():
+            if tid in target_ids:
+                captured[tid] = g
+        return captured
+    taken: set[int] = set()
+    for r in root_grads:
+        taken.add(id(r.data))
+    for leaf, g in leaf_grads.values():
+        g = _unaliased(g, taken)
+        if leaf.grad is None:
+            leaf.grad = g
+        else:
+            leaf.grad = leaf.grad + g
+    return None
+
+
+def _unaliased(g: Tensor, taken: set[int]) -> Tensor:
+    """A gradient must own its memory: copy it if it is a view or already handed out."""
+    arr = g.data
+    if id(arr) in taken or getattr(arr, "base", None) is not None:
+        g = g.clone()
+    taken.add(id(g.data))
+    return g
+
+
+def _accumulate_leaf(leaf_grads: dict, leaf: Tensor, g: Tensor) -> None:
+    prev = leaf_grads.get(id(leaf))
+    leaf_grads[id(leaf)] = (leaf, g if prev is None else prev[1] + g)
+
+
+def _zeros_for(node: Function, i: int, out: Tensor | None) -> Tensor:
+    from .tensor import Tensor
+
+    ref = out.data if out is not None else None
+    if ref is None:
+        raise RuntimeError(f"{type(node).__name__}: output {i} was freed before backward")
+    return Tensor._wrap(node.device.xp.zeros_like(ref), node.device)
+
+
+def _check_grads(node: Function, in_grads: tuple[Any, ...]) -> None:
+    name = type(node).__name__
+    if len(in_grads) != len(node.inputs):
+        raise RuntimeError(
+            f"{name}.backward returned {len(in_grads)} gradient(s) but forward took "
+            f"{len(node.inputs)} input(s): return one gradient per input (None for none)"
+        )
+    for k, (inp, need, g) in enumerate(zip(node.inputs, node.needs_input_grad, in_grads)):
+        if not need or g is None:
+            continue
+        if tuple(g.shape) != tuple(inp.shape):
+            raise RuntimeError(
+                f"{name}.backward returned a gradient of shape {tuple(g.shape)} for input {k}, "
+                f"whose shape is {tuple(inp.shape)}"
+            )
+
+
+def _as_tensor_list(x: Any) -> list[Any]:
+    from .tensor import Tensor
+
+    if isinstance(x, Tensor):
+        return [x]
+    return list(x)
+
+
+def _default_root_grads(roots: Sequence[Tensor], grads: Any, who: str) -> list[Tensor]:
+    from .tensor import Tensor
+
+    if grads is None:
+        grads = [None] * len(roots)
+    else:
+        grads = _as_tensor_list(grads) if not isinstance(grads, Tensor) else [grads]
+    if len(grads) != len(roots):
+        raise ValueError(f"{who}: got {len(roots)} output(s) but {len(grads)} gradient(s)")
+    out = []
+    for r, g in zip(roots, grads):
+        if not r.requires_grad:
+            raise RuntimeError(
+                f"{who}: tensor of shape {tuple(r.shape)} does not require grad and has no "
+                "creator; call requires_grad_() on the inputs or build it outside no_grad()"
+            )
+        if g is None:
+            if r.size != 1:
+                raise RuntimeError(
+                    f"{who}: grad can be implicitly created only for scalar outputs, but the "
+                    f"output has shape {tuple(r.shape)}; pass grad= (a tensor of that shape) "
+                    "or reduce it first, e.g. loss.sum().backward()"
+                )
+            g = Tensor._wrap(r.device.xp.ones_like(r.data), r.device)
+        else:
+            if not isinstance(g, Tensor):
+                g = Tensor(g, dtype=r.dtype, device=r.device)
+            if tuple(g.shape) != tuple(r.shape):
+                raise RuntimeError(
+                    f"{who}: grad has shape {tuple(g.shape)} but the output has shape {tuple(r.shape)}"
+                )
+        out.append(g)
+    return out
+
+
+def backward(
+    tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+) -> None:
+    """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad``."""
+    roots = _as_tensor_list(tensors)
+    root_grads = _default_root_grads(roots, grad_tensors, "backward")
+    if retain_graph is None:
+        retain_graph = create_graph
+    _run(roots, root_grads, retain_graph, create_graph, None)
+
+
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Any, ...]:
+    """Return d(outputs)/d(inputs) as a tuple, without touching any ``.grad``."""
+    roots = _as_tensor_list(outputs)
+    ins = _as_tensor_list(inputs)
+    for t in ins:
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: an input of shape {tuple(t.shape)} does not require grad")
+    root_grads = _default_root_grads(roots, grad_outputs, "grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    captured = _run(roots, root_grads, retain_graph, create_graph, ins)
+    result = []
+    taken: set[int] = {id(g.data) for g in root_grads}
+    for k, t in enumerate(ins):
+        g = captured.get(id(t))
+        if g is None:
+            for r, rg in zip(roots, root_grads):
+                if r is t:
+                    g = rg
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {k} (shape {tuple(t.shape)}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        if g is not None:
+            g = _unaliased(g, taken)
+            if not create_graph:
+                g = g.detach()
+        result.append(g)
+    return tuple(result)

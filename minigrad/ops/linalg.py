@@ -1,0 +1,46 @@
+"""Matrix products."""
+
+from __future__ import annotations
+
+from ..autograd import Function
+from .shape import unbroadcast
+
+
+class MatMul(Function):
+    """C = A @ B (1-D, 2-D and batched, batch dims broadcast);
+    ∂L/∂A = ∂L/∂C · Bᵀ,  ∂L/∂B = Aᵀ · ∂L/∂C."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul needs at least 1-D operands, got shapes {a.shape} and {b.shape}")
+        k_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
+        if a.shape[-1] != k_b:
+            raise ValueError(
+                f"matmul shapes {a.shape} and {b.shape} do not match: the last dim of the first "
+                f"({a.shape[-1]}) must equal the {'second-to-last' if b.ndim > 1 else 'only'} dim "
+                f"of the second ({k_b})"
+            )
+        return ctx.device.xp.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.inputs
+        need_a, need_b = ctx.needs_input_grad
+        # View 1-D operands as matrices (and grad to match) so one formula covers every case.
+        a2 = a if a.ndim > 1 else a.reshape(1, a.shape[0])
+        b2 = b if b.ndim > 1 else b.reshape(b.shape[0], 1)
+        if a.ndim == 1 and b.ndim == 1:
+            g = grad.reshape(1, 1)
+        elif a.ndim == 1:
+            g = grad.unsqueeze(-2)
+        elif b.ndim == 1:
+            g = grad.unsqueeze(-1)
+        else:
+            g = grad
+        ga = gb = None
+        if need_a:
+            ga = unbroadcast(g @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
+        if need_b:
+            gb = unbroadcast(a2.swapaxes(-1, -2) @ g, b2.shape).reshape(b.shape)
+        return ga, gb

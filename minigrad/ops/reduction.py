@@ -1,0 +1,99 @@
+"""Reductions over axes (None = all, int, negative, tuple; keepdims as in NumPy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd import Function
+
+
+def normalize_axis(axis: Any, ndim: int) -> tuple[int, ...]:
+    """Axes as a sorted tuple of non-negative ints; None means every axis."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"axis {a} is out of bounds for a tensor of dimension {ndim}")
+        out.append(a % ndim if ndim else 0)
+    return tuple(sorted(set(out)))
+
+
+def keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` with every reduced axis set to 1."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    """y = Σ_axes x;  ∂y/∂x = 1 (the gradient is broadcast back over the reduced axes)."""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        axes = normalize_axis(axis, x.ndim)
+        ctx.in_shape = x.shape
+        ctx.keep_shape = keepdims_shape(x.shape, axes)
+        return ctx.device.xp.sum(x, axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.keep_shape).broadcast_to(ctx.in_shape)
+
+
+class _Extremum(Function):
+    """Shared max/min: the gradient goes to the extremal elements, split evenly at ties."""
+
+    reduce = "max"
+
+    @classmethod
+    def forward(cls, ctx, x, axis=None, keepdims=False):
+        xp = ctx.device.xp
+        axes = normalize_axis(axis, x.ndim)
+        if x.size == 0:
+            raise ValueError(f"{cls.reduce}() of an empty tensor has no identity")
+        out = getattr(xp, cls.reduce)(x, axis=axes, keepdims=True)
+        hit = x == out
+        ctx.weights = hit / xp.sum(hit, axis=axes, keepdims=True).astype(x.dtype)
+        ctx.keep_shape = out.shape
+        return out if keepdims else out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+    @staticmethod
+    def backward(ctx, grad):
+        from .elementwise import _const
+
+        return grad.reshape(ctx.keep_shape) * _const(ctx, ctx.weights.astype(grad.dtype, copy=False))
+
+
+class Max(_Extremum):
+    """y = max_axes x;  ∂y/∂x_i = 1/k for the k elements equal to the max, else 0."""
+
+    reduce = "max"
+
+
+class Min(_Extremum):
+    """y = min_axes x;  ∂y/∂x_i = 1/k for the k elements equal to the min, else 0."""
+
+    reduce = "min"
+
+
+class LogSumExp(Function):
+    """y = log Σ_axes eˣ;  ∂y/∂x = e^(x − y) = softmax(x) over the axes."""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        xp = ctx.device.xp
+        axes = normalize_axis(axis, x.ndim)
+        m = xp.max(x, axis=axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)  # all −inf rows give −inf, not NaN
+        out = xp.log(xp.sum(xp.exp(x - m), axis=axes, keepdims=True)) + m
+        ctx.keep_shape = out.shape
+        if not keepdims:
+            out = out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        x = ctx.inputs[0]
+        return grad.reshape(ctx.keep_shape) * (x - out.reshape(ctx.keep_shape)).exp()
