@@ -79,11 +79,12 @@ def _as_tuple(x: Any) -> tuple:
 
 
 def _float64_copies(inputs: Sequence[Any]) -> list[Any]:
-    """Private float64 copies: perturbing them never touches the caller's tensors."""
+    """Private C-ordered float64 copies: perturbing them never touches the caller's tensors,
+    and their flat view (used to perturb one element) is a view, not a copy."""
     out = []
     for t in inputs:
         if isinstance(t, Tensor) and t.dtype.kind == "f":
-            c = Tensor._wrap(t.data.astype(float64, copy=True), t.device)
+            c = Tensor._wrap(t.data.astype(float64, order="C", copy=True), t.device)
             c.requires_grad = t.requires_grad
             out.append(c)
         else:
