@@ -1,0 +1,358 @@
+"""Hypothesis strategies and a gradient checker for users: assignments, autograders, op authors.
+
+``check_gradients(fn, *strategies)`` draws inputs, runs ``mg.gradcheck`` (and
+``mg.gradgradcheck`` for ``order=2``) on each, and when one fails lets hypothesis shrink
+it, then raises ``GradientCheckFailure`` carrying the *smallest* failing input, the
+element index and the analytic vs numeric values::
+
+    from minigrad.testing import check_gradients, tensors, away_from
+
+    check_gradients(lambda x: x.relu(), tensors(elements=away_from([0.0])))
+
+The core's own property tests draw their inputs from these same strategies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from .autograd import Function, enable_grad
+from .backend import Device, get_default_device, to_device
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .tensor import Tensor, float64, resolve_dtype
+
+__all__ = [
+    "shapes",
+    "broadcastable_shapes",
+    "smooth_floats",
+    "away_from",
+    "tensors",
+    "check_gradients",
+    "check_example",
+    "checkable",
+    "Checkable",
+    "CheckResult",
+    "GradientCheckFailure",
+]
+
+SearchStrategy = st.SearchStrategy
+
+
+# -- shapes ------------------------------------------------------------------------
+
+
+def shapes(
+    min_dims: int = 0, max_dims: int = 4, min_side: int = 1, max_side: int = 5
+) -> SearchStrategy[tuple[int, ...]]:
+    """Array shapes, 0-d included by default (shrinks towards fewer, smaller axes)."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def broadcastable_shapes(
+    n: int, min_dims: int = 0, max_dims: int = 4, min_side: int = 1, max_side: int = 5
+) -> SearchStrategy[tuple[tuple[int, ...], ...]]:
+    """``n`` shapes that broadcast together under NumPy's rules: differing ranks and
+    size-1 axes included."""
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=n, min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    ).map(lambda b: tuple(b.input_shapes))
+
+
+# -- values ------------------------------------------------------------------------
+
+
+def smooth_floats(min_value: float = -3.0, max_value: float = 3.0) -> SearchStrategy[float]:
+    """Finite floats of moderate size, where central differences are accurate."""
+    return st.floats(min_value, max_value, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+
+
+def away_from(
+    points: Sequence[float], margin: float = 0.1, min_value: float = -3.0, max_value: float = 3.0
+) -> SearchStrategy[float]:
+    """Floats in [min_value, max_value] at least ``margin`` from every point in ``points``
+    (kinks such as relu/abs at 0, or a domain edge such as log at 0).
+
+    Built from the allowed intervals rather than by filtering, so it never stalls.
+    """
+    intervals = _gaps(sorted(points), margin, min_value, max_value)
+    if not intervals:
+        raise ValueError(
+            f"away_from: no value in [{min_value}, {max_value}] is {margin} away from {list(points)}"
+        )
+    return st.one_of(*(smooth_floats(lo, hi) for lo, hi in intervals))
+
+
+def _gaps(points: list[float], margin: float, lo: float, hi: float) -> list[tuple[float, float]]:
+    """The sub-intervals of [lo, hi] that keep ``margin`` away from every point."""
+    out, start = [], lo
+    for p in points:
+        end = p - margin
+        if end >= start:
+            out.append((start, min(end, hi)))
+        start = max(start, p + margin)
+    if start <= hi:
+        out.append((start, hi))
+    return [(a, b) for a, b in out if a <= b]
+
+
+# -- tensors -----------------------------------------------------------------------
+
+
+def _default_elements(dtype: numpy.dtype) -> SearchStrategy[Any]:
+    if dtype.kind == "f":
+        return smooth_floats()
+    if dtype.kind == "b":
+        return st.booleans()
+    return st.integers(-5, 5)
+
+
+@st.composite
+def tensors(
+    draw: Callable[[SearchStrategy[Any]], Any],
+    shape: tuple[int, ...] | SearchStrategy[tuple[int, ...]] | None = None,
+    dtype: Any = float64,
+    elements: SearchStrategy[Any] | None = None,
+    requires_grad: bool = True,
+    device: str | Device | None = None,
+    noncontiguous: bool | None = False,
+) -> Tensor:
+    """Tensors with values from ``elements`` (default: ``smooth_floats()``).
+
+    ``shape``: a tuple, a strategy of tuples, or None for ``shapes()``. ``requires_grad``
+    applies to floating dtypes only. ``noncontiguous=True`` gives a transposed or
+    strided view of a larger array (as user code produces with ``.T`` and ``[::2]``);
+    None lets hypothesis choose.
+    """
+    d = resolve_dtype(dtype)
+    if shape is None:
+        shape = shapes()
+    if isinstance(shape, SearchStrategy):
+        shape = draw(shape)
+    shape = tuple(shape)
+    if noncontiguous is None:
+        noncontiguous = draw(st.booleans())
+    dev = Device(device) if device is not None else get_default_device()
+    elems = elements if elements is not None else _default_elements(d)
+    # Floats are drawn as float64 and then cast, so any float strategy works for any float dtype.
+    draw_dtype = float64 if d.kind == "f" else d
+    if noncontiguous and len(shape) > 0:
+        base_shape, view = draw(_noncontiguous_layout(shape))
+    else:
+        base_shape, view = shape, None
+    base = draw(hnp.arrays(draw_dtype, base_shape, elements=elems)).astype(d)
+    with dev.use():
+        data = to_device(base, dev)
+    if view is not None:
+        data = view(data)
+    t = Tensor._wrap(data, dev)
+    if requires_grad and d.kind == "f":
+        t.requires_grad = True
+    return t
+
+
+def _transposed(a: Any) -> Any:
+    return a.transpose()
+
+
+def _every_other_last(a: Any) -> Any:
+    return a[..., ::2]
+
+
+def _every_other_last_reversed(a: Any) -> Any:
+    return a[..., ::-2]
+
+
+@st.composite
+def _noncontiguous_layout(draw: Callable, shape: tuple[int, ...]) -> tuple[tuple[int, ...], Callable]:
+    """A base shape and a view function mapping an array of that shape to ``shape``
+    without copying: a transpose, or a stride-2 slice (forwards or backwards)."""
+    kind = draw(st.sampled_from(["transpose", "stride", "reverse-stride"]))
+    if kind == "transpose" and len(shape) >= 2:
+        return tuple(reversed(shape)), _transposed
+    wide = shape[:-1] + (2 * shape[-1],)
+    return wide, _every_other_last_reversed if kind == "reverse-stride" else _every_other_last
+
+
+# -- checking gradients -------------------------------------------------------------
+
+
+class GradientCheckFailure(AssertionError):
+    """A drawn input on which a gradient check failed, after hypothesis shrank it.
+
+    Fields: ``function``, ``order``, ``inputs`` (the minimal failing inputs),
+    ``kind`` ("mismatch", "non-differentiable", "forward-error", "backward-error"),
+    ``input_index``, ``element_index``, ``analytic``, ``numeric``, ``max_abs_error``,
+    ``max_rel_error`` (None where they do not apply), ``examples`` (inputs tried) and
+    ``cause`` (the underlying exception).
+    """
+
+    def __init__(self, function: str, order: int, inputs: tuple[Any, ...], cause: BaseException,
+                 kind: str) -> None:
+        self.function = function
+        self.order = order
+        self.inputs = inputs
+        self.cause = cause
+        self.kind = kind
+        self.examples = 0
+        for name in ("input_index", "element_index", "analytic", "numeric",
+                     "max_abs_error", "max_rel_error"):
+            setattr(self, name, getattr(cause, name, None))
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        what = {
+            "mismatch": "wrong gradient",
+            "non-differentiable": "non-differentiable point (finite differences are not finite)",
+            "forward-error": "forward raised",
+            "backward-error": "backward raised",
+        }[self.kind]
+        order = "second-order " if self.order == 2 else ""
+        lines = [f"{order}gradient check of {self.function}: {what}", f"  {self.cause}"]
+        if self.element_index is not None:
+            lines.append(
+                f"  input {self.input_index}, element {self.element_index}: analytic "
+                f"{self.analytic!r} vs numeric {self.numeric!r}"
+            )
+        lines.append("  smallest failing input:")
+        lines.extend(f"    [{i}] {describe_input(x)}" for i, x in enumerate(self.inputs))
+        return "\n".join(lines)
+
+
+def describe_input(x: Any) -> str:
+    """One line (plus values) describing a drawn input, for failure reports."""
+    if isinstance(x, Tensor):
+        values = numpy.array2string(x.numpy(), precision=6, separator=", ").replace("\n", "\n      ")
+        return f"shape {tuple(x.shape)} {x.dtype}: {values}"
+    return repr(x)
+
+
+class CheckResult(NamedTuple):
+    """What a passing ``check_gradients`` run did."""
+
+    function: str
+    order: int
+    examples: int
+
+
+def _function_name(fn: Any) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def _callable(fn: Any) -> Callable[..., Any]:
+    """A Function subclass is checked through its ``apply``."""
+    if isinstance(fn, type) and issubclass(fn, Function):
+        return fn.apply
+    return fn
+
+
+def check_example(
+    fn: Any,
+    inputs: Sequence[Any],
+    order: int = 1,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> None:
+    """Check ``fn``'s gradients at one input; raise ``GradientCheckFailure`` if wrong.
+
+    The step ``check_gradients`` runs on every drawn example.
+    """
+    if order not in (1, 2):
+        raise ValueError(f"check_gradients: order must be 1 or 2, got {order}")
+    call, name, inputs = _callable(fn), _function_name(fn), tuple(inputs)
+    try:
+        with enable_grad():
+            call(*inputs)
+    except Exception as e:
+        raise GradientCheckFailure(name, order, inputs, e, "forward-error") from e
+    checks = (gradcheck, gradgradcheck)[:order]
+    try:
+        for check in checks:
+            check(call, inputs, eps=eps, atol=atol, rtol=rtol, seed=seed)
+    except GradcheckError as e:
+        kind = "non-differentiable" if e.kind == "non-differentiable" else "mismatch"
+        raise GradientCheckFailure(name, order, inputs, e, kind) from e
+    except Exception as e:
+        raise GradientCheckFailure(name, order, inputs, e, "backward-error") from e
+
+
+def check_gradients(
+    fn: Any,
+    *strategies: SearchStrategy[Any],
+    max_examples: int = 25,
+    order: int = 1,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int | None = None,
+) -> CheckResult:
+    """Check ``fn`` (a callable or a Function subclass) on inputs drawn from ``strategies``
+    (one strategy per positional argument).
+
+    Returns a ``CheckResult``, or raises ``GradientCheckFailure`` holding the smallest
+    failing input hypothesis could find. ``seed`` fixes the draws; None derandomizes
+    them, so a run repeats exactly either way.
+    """
+    counter = [0]
+
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        derandomize=seed is None,
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(st.tuples(*strategies))
+    def run(inputs: tuple[Any, ...]) -> None:
+        counter[0] += 1
+        check_example(fn, inputs, order=order, eps=eps, atol=atol, rtol=rtol, seed=seed or 0)
+
+    if seed is not None:
+        run = hypothesis_seed(seed)(run)
+    try:
+        run()
+    except GradientCheckFailure as failure:
+        failure.examples = counter[0]
+        raise
+    return CheckResult(_function_name(fn), order, counter[0])
+
+
+# -- marking functions for the checker ---------------------------------------------------
+
+
+class Checkable(NamedTuple):
+    """What ``@checkable`` records on a function: its input strategies and check order."""
+
+    strategies: tuple[SearchStrategy[Any], ...]
+    order: int
+
+
+def checkable(*strategies: SearchStrategy[Any], order: int = 1) -> Callable[[Callable], Callable]:
+    """Declare a function's input strategies so ``python -m minigrad.check`` can check it::
+
+        @checkable(tensors(shape=(3,), elements=away_from([0.0])), order=2)
+        def soft_abs(x):
+            return (x * x + 1).sqrt()
+
+    The function is returned unchanged, with ``__minigrad_checkable__`` set.
+    """
+    if order not in (1, 2):
+        raise ValueError(f"checkable: order must be 1 or 2, got {order}")
+    if not strategies:
+        raise ValueError("checkable: give one input strategy per argument of the function")
+
+    def mark(fn: Callable) -> Callable:
+        fn.__minigrad_checkable__ = Checkable(tuple(strategies), order)
+        return fn
+
+    return mark
+
