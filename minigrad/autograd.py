@@ -13,10 +13,7 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .tensor import Tensor
+from typing import Any
 
 __all__ = [
     "Function",
@@ -99,9 +96,9 @@ class Function:
 
     # Instance attributes (the instance is the graph node and the ctx).
     inputs: tuple[Any, ...] | None
-    needs_input_grad: tuple[bool, ...]
+    needs_input_grad: list[bool]
     device: Any
-    _outputs: tuple[weakref.ref, ...]
+    _outputs: list[weakref.ref]
     _out_arrays: tuple[Any, ...]
     _saved: tuple[_Saved, ...] | None
     _freed: bool
@@ -139,8 +136,6 @@ class Function:
         return tuple(self._restore(s) for s in self._saved)
 
     def _restore(self, s: _Saved) -> Any:
-        from .tensor import Tensor
-
         if s.kind == "input":
             return self.inputs[s.value]
         if s.kind == "output":
@@ -151,21 +146,18 @@ class Function:
 
     def _output_tensor(self, i: int) -> Tensor:
         """The i-th output Tensor; recreated (with this node as creator) if it was freed."""
-        from .tensor import Tensor
-
         out = self._outputs[i]()
         if out is None:
             out = Tensor._wrap(self._out_arrays[i], self.device, requires_grad=True, ctx=self, idx=i)
-            self._outputs = self._outputs[:i] + (weakref.ref(out),) + self._outputs[i + 1 :]
+            self._outputs[i] = weakref.ref(out)
         return out
 
     # -- running -------------------------------------------------------------
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        from .tensor import Tensor
-
         ctx = cls.__new__(cls)
         dev = None
+        record = False
         arrays = []
         needs = []
         for a in args:
@@ -175,11 +167,12 @@ class Function:
                 elif a.device is not dev:
                     _device_mismatch(cls.__name__, args)
                 arrays.append(a.data)
-                needs.append(a.requires_grad)
+                needs.append(a._rg)
+                record = record or a._rg
             else:
                 arrays.append(a)
                 needs.append(False)
-        record = _GradMode.enabled and any(needs)
+        record = record and _GradMode.enabled
         ctx._record = record
         ctx._in_arrays = arrays
         ctx._saved = None
@@ -191,20 +184,21 @@ class Function:
         ctx._in_arrays = ()
         multi = isinstance(out, tuple)
         outs = out if multi else (out,)
+        wrap = Tensor._wrap
         if record:
             ctx.inputs = args
-            ctx.needs_input_grad = tuple(needs)
+            ctx.needs_input_grad = needs
             ctx._freed = False
-            tensors = tuple(
-                Tensor._wrap(o, dev, requires_grad=True, ctx=ctx, idx=i) for i, o in enumerate(outs)
-            )
-            ctx._outputs = tuple(weakref.ref(t) for t in tensors)
-            ctx._out_arrays = ctx._mark_saved_outputs(outs)
+            tensors = [wrap(o, dev, True, ctx, i) for i, o in enumerate(outs)]
+            ctx._outputs = [weakref.ref(t) for t in tensors]
+            if multi:  # so a missing output gradient can be filled with zeros of the right kind
+                ctx._out_meta = [(o.shape, o.dtype) for o in outs]
+            ctx._out_arrays = ctx._mark_saved_outputs(outs) if ctx._saved is not None else ()
         else:
-            tensors = tuple(Tensor._wrap(o, dev) for o in outs)
+            tensors = [wrap(o, dev) for o in outs]
         if _anomaly is not None:
             _anomaly.check_forward(ctx, outs)
-        return tensors if multi else tensors[0]
+        return tuple(tensors) if multi else tensors[0]
 
     _record = False
 
@@ -230,8 +224,6 @@ class Function:
 
 
 def _shapes(args: Sequence[Any]) -> str:
-    from .tensor import Tensor
-
     parts = []
     for a in args:
         if isinstance(a, Tensor):
@@ -245,8 +237,6 @@ def _op_error(cls: type, args: Sequence[Any], e: Exception) -> Exception:
 
 
 def _device_mismatch(name: str, args: Sequence[Any]) -> None:
-    from .tensor import Tensor
-
     devs = [str(a.device) for a in args if isinstance(a, Tensor)]
     raise RuntimeError(
         f"{name}: expected all tensors on one device, got {' and '.join(dict.fromkeys(devs))}. "
@@ -311,9 +301,9 @@ def _run(
 ) -> dict[int, Tensor] | None:
     """Backpropagate from ``roots``. Accumulates into leaf ``.grad`` when ``targets`` is None,
     otherwise returns {id(target): grad} and writes no ``.grad``."""
-
-    grads: dict[tuple[int, int], Tensor] = {}
+    grads: dict[Any, Tensor] = {}  # (node, output index) -> gradient flowing into that output
     leaf_grads: dict[int, tuple[Tensor, Tensor]] = {}
+    taken = {id(g.data) for g in root_grads}  # arrays already visible to the caller
     root_nodes = []
     for r, g in zip(roots, root_grads):
         node = r._ctx
@@ -322,8 +312,7 @@ def _run(
             continue
         if node._freed:
             raise _freed_error(node)
-        key = (id(node), r._idx)
-        grads[key] = grads[key] + g if key in grads else g
+        _accumulate(grads, (node, r._idx), g)
         root_nodes.append(node)
 
     target_ids = None if targets is None else {id(t) for t in targets}
@@ -334,35 +323,32 @@ def _run(
         for node in _toposort(root_nodes):
             if node._freed:
                 raise _freed_error(node)
-            n_out = len(node._outputs)
-            out_grads = [grads.pop((id(node), i), None) for i in range(n_out)]
-            if all(g is None for g in out_grads):
+            out_grads = _output_grads(node, grads)
+            if out_grads is None:
                 continue
-            for i, g in enumerate(out_grads):
-                out = node._outputs[i]()
-                if g is None:
-                    ref = out if out is not None else None
-                    out_grads[i] = _zeros_for(node, i, ref)
-                elif out is not None:
-                    if target_ids is not None and id(out) in target_ids:
+            for out, g in zip(node._outputs, out_grads):
+                out = out()
+                if out is None:
+                    continue
+                if target_ids is not None:
+                    if id(out) in target_ids:
                         captured[id(out)] = g
-                    elif target_ids is None and out._retains_grad:
-                        out.grad = g if out.grad is None else out.grad + g
+                elif out._retains_grad:
+                    g = _unaliased(g, taken)
+                    out.grad = g if out.grad is None else out.grad + g
             in_grads = node.backward(node, *out_grads)
-            if not isinstance(in_grads, tuple):
+            if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             _check_grads(node, in_grads)
             if _anomaly is not None:
                 _anomaly.check_backward(node, in_grads)
             for inp, need, g in zip(node.inputs, node.needs_input_grad, in_grads):
-                if not need or g is None:
-                    continue
-                parent = inp._ctx
-                if parent is None:
-                    _accumulate_leaf(leaf_grads, inp, g)
-                else:
-                    key = (id(parent), inp._idx)
-                    grads[key] = grads[key] + g if key in grads else g
+                if need and g is not None:
+                    parent = inp._ctx
+                    if parent is None:
+                        _accumulate_leaf(leaf_grads, inp, g)
+                    else:
+                        _accumulate(grads, (parent, inp._idx), g)
             if not retain_graph:
                 node.inputs = None
                 node._saved = None
@@ -371,44 +357,52 @@ def _run(
     finally:
         _GradMode.enabled = prev_mode
 
-    if targets is not None:
+    if target_ids is not None:
         for tid, (_, g) in leaf_grads.items():
             if tid in target_ids:
                 captured[tid] = g
         return captured
-    taken: set[int] = set()
-    for r in root_grads:
-        taken.add(id(r.data))
     for leaf, g in leaf_grads.values():
         g = _unaliased(g, taken)
-        if leaf.grad is None:
-            leaf.grad = g
-        else:
-            leaf.grad = leaf.grad + g
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
     return None
 
 
+def _accumulate(grads: dict, key: Any, g: Tensor) -> None:
+    prev = grads.get(key)
+    grads[key] = g if prev is None else prev + g
+
+
+def _output_grads(node: Function, grads: dict) -> list[Tensor] | None:
+    """The gradients flowing into each output of ``node`` (zeros for outputs that got none),
+    or None when no gradient reached the node at all."""
+    out_grads = [grads.pop((node, i), None) for i in range(len(node._outputs))]
+    if len(out_grads) == 1:
+        return None if out_grads[0] is None else out_grads
+    if all(g is None for g in out_grads):
+        return None
+    xp = node.device.xp
+    return [
+        Tensor._wrap(xp.zeros(shape, dtype=dtype), node.device) if g is None else g
+        for g, (shape, dtype) in zip(out_grads, node._out_meta)
+    ]
+
+
 def _unaliased(g: Tensor, taken: set[int]) -> Tensor:
-    """A gradient must own its memory: copy it if it is a view or already handed out."""
+    """A gradient handed to the user must own its memory: copy it if its buffer is already
+    visible elsewhere (the upstream gradient, another .grad) or is a read-only broadcast view."""
     arr = g.data
-    if id(arr) in taken or getattr(arr, "base", None) is not None:
+    owner = arr if arr.base is None else arr.base
+    if id(owner) in taken or not getattr(arr.flags, "writeable", True):
         g = g.clone()
-    taken.add(id(g.data))
+        owner = g.data
+    taken.add(id(owner))
     return g
 
 
 def _accumulate_leaf(leaf_grads: dict, leaf: Tensor, g: Tensor) -> None:
     prev = leaf_grads.get(id(leaf))
     leaf_grads[id(leaf)] = (leaf, g if prev is None else prev[1] + g)
-
-
-def _zeros_for(node: Function, i: int, out: Tensor | None) -> Tensor:
-    from .tensor import Tensor
-
-    ref = out.data if out is not None else None
-    if ref is None:
-        raise RuntimeError(f"{type(node).__name__}: output {i} was freed before backward")
-    return Tensor._wrap(node.device.xp.zeros_like(ref), node.device)
 
 
 def _check_grads(node: Function, in_grads: tuple[Any, ...]) -> None:
@@ -429,16 +423,12 @@ def _check_grads(node: Function, in_grads: tuple[Any, ...]) -> None:
 
 
 def _as_tensor_list(x: Any) -> list[Any]:
-    from .tensor import Tensor
-
     if isinstance(x, Tensor):
         return [x]
     return list(x)
 
 
 def _default_root_grads(roots: Sequence[Tensor], grads: Any, who: str) -> list[Tensor]:
-    from .tensor import Tensor
-
     if grads is None:
         grads = [None] * len(roots)
     else:
@@ -519,3 +509,7 @@ def grad(
                 g = g.detach()
         result.append(g)
     return tuple(result)
+
+
+# Imported last: tensor.py imports this module, and the package imports this one first.
+from .tensor import Tensor  # noqa: E402
