@@ -23,6 +23,7 @@ __all__ = [
     "is_grad_enabled",
     "backward",
     "grad",
+    "InvalidGradientError",
 ]
 
 
@@ -405,10 +406,16 @@ def _accumulate_leaf(leaf_grads: dict, leaf: Tensor, g: Tensor) -> None:
     leaf_grads[id(leaf)] = (leaf, g if prev is None else prev[1] + g)
 
 
+class InvalidGradientError(RuntimeError):
+    """A backward returned the wrong number of gradients, or one of the wrong shape: a bug in
+    the op's code rather than a numerically wrong value (tools such as the checker tell the
+    two apart by this class)."""
+
+
 def _check_grads(node: Function, in_grads: tuple[Any, ...]) -> None:
     name = type(node).__name__
     if len(in_grads) != len(node.inputs):
-        raise RuntimeError(
+        raise InvalidGradientError(
             f"{name}.backward returned {len(in_grads)} gradient(s) but forward took "
             f"{len(node.inputs)} input(s): return one gradient per input (None for none)"
         )
@@ -416,7 +423,7 @@ def _check_grads(node: Function, in_grads: tuple[Any, ...]) -> None:
         if not need or g is None:
             continue
         if tuple(g.shape) != tuple(inp.shape):
-            raise RuntimeError(
+            raise InvalidGradientError(
                 f"{name}.backward returned a gradient of shape {tuple(g.shape)} for input {k}, "
                 f"whose shape is {tuple(inp.shape)}"
             )
