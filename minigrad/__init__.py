@@ -1,6 +1,6 @@
 """minigrad: a readable reverse-mode autodiff framework on NumPy (CPU) and CuPy (GPU)."""
 
-from . import functional, nn, viz
+from . import viz
 from .anomaly import detect_anomaly
 from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device, get_default_device, manual_seed, set_default_device
@@ -62,6 +62,5 @@ __all__ = [
     "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "gradcheck", "gradgradcheck",
     "set_default_device", "get_default_device",
-    "functional", "nn",
     "detect_anomaly", "viz",
 ]
