@@ -1,7 +1,6 @@
 """minigrad: a readable reverse-mode autodiff framework on NumPy (CPU) and CuPy (GPU)."""
 
-from . import viz
-from .anomaly import detect_anomaly
+from . import functional, nn
 from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device, get_default_device, manual_seed, set_default_device
 from .creation import arange, empty, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
@@ -62,5 +61,5 @@ __all__ = [
     "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "gradcheck", "gradgradcheck",
     "set_default_device", "get_default_device",
-    "detect_anomaly", "viz",
+    "functional", "nn",
 ]

@@ -14,6 +14,7 @@ from typing import Any
 from .autograd import Function
 from .backend import rng
 from .ops.elementwise import where
+from .ops.shape import IndexAdd
 from .tensor import Tensor
 
 __all__ = [
@@ -110,6 +111,7 @@ def cross_entropy(
     ignore_index: int | None = None,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
+    weight: Tensor | None = None,
 ) -> Tensor:
     """Softmax cross-entropy of (N, C) or (N, C, d1, …) logits against integer targets
     (N,) / (N, d1, …), or against class probabilities of the logits' shape.
@@ -117,6 +119,8 @@ def cross_entropy(
     ``ignore_index`` targets add nothing and the mean is over the kept ones; label
     smoothing mixes the one-hot target with the uniform distribution, as PyTorch does.
     """
+    if weight is not None:
+        raise NotImplementedError("cross_entropy: class weights are not supported yet")
     if not isinstance(target, Tensor):
         target = Tensor(target, device=logits.device)
     if logits.ndim < 1:
@@ -212,11 +216,40 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     return x * Tensor._wrap(mask.astype(x.dtype, copy=False), x.device)
 
 
-def embedding(ids: Any, weight: Tensor) -> Tensor:
-    """Rows of ``weight`` picked by integer ``ids``; repeated ids accumulate gradient."""
-    if isinstance(ids, Tensor) and ids.dtype.kind not in "iu":
+class EmbeddingLookup(Function):
+    """y = W[ids];  ∂L/∂W = ∂L/∂y scatter-added into the rows ``ids`` (none into padding_idx)."""
+
+    @staticmethod
+    def forward(ctx, weight, ids, padding_idx=None):
+        ctx.ids, ctx.padding_idx, ctx.shape = ids, padding_idx, weight.shape
+        return weight[ids]
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.padding_idx is not None:
+            keep = (ctx.ids != ctx.padding_idx)[..., None].astype(grad.dtype)
+            grad = grad * Tensor._wrap(keep, ctx.device)
+        return IndexAdd.apply(grad, ctx.shape, ctx.ids), None
+
+
+def embedding(ids: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` picked by integer ``ids``; repeated ids accumulate gradient and
+    the ``padding_idx`` row gets none."""
+    if isinstance(ids, Tensor):
+        if ids.device is not weight.device:
+            raise RuntimeError(f"embedding: ids are on {ids.device} but the weight is on {weight.device}")
+        ids = ids.data
+    else:  # a list or a NumPy/CuPy array: Tensor() converts and moves it
+        ids = Tensor(ids, device=weight.device).data
+    if ids.dtype.kind not in "iu":
         raise TypeError(f"embedding: ids must be integers, got {ids.dtype}")
-    return weight[ids]
+    n = weight.shape[0]
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= n):
+        raise IndexError(
+            f"embedding: ids must lie in [0, {n}) for a table of {n} rows, got values in "
+            f"[{int(ids.min())}, {int(ids.max())}]"
+        )
+    return EmbeddingLookup.apply(weight, ids, padding_idx=padding_idx)
 
 
 def scaled_dot_product_attention(

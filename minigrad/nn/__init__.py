@@ -1,0 +1,19 @@
+"""Neural-network layers with PyTorch's names, parameter names and shapes."""
+
+from . import init
+from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .container import ModuleList, Sequential
+from .dropout import Dropout
+from .embedding import Embedding
+from .linear import Identity, Linear
+from .loss import CrossEntropyLoss, MSELoss
+from .module import Module
+from .normalization import LayerNorm
+from .parameter import Parameter
+
+__all__ = [
+    "init", "Module", "Parameter", "Sequential", "ModuleList",
+    "Linear", "Identity", "Embedding", "LayerNorm", "Dropout",
+    "ReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax",
+    "CrossEntropyLoss", "MSELoss",
+]
