@@ -274,11 +274,13 @@ class Tensor:
 
     # -- arithmetic ----------------------------------------------------------------
     def _operand(self, other: Any) -> Any:
-        """Python scalars pass through (weak: they keep float32); arrays become tensors."""
-        if isinstance(other, Tensor) or isinstance(other, (int, float)):
-            return other
+        """Python scalars pass through (weak: they keep float32); arrays become tensors.
+        NumPy scalars become Python scalars first (np.float64 subclasses float, yet would
+        promote a float32 graph to float64)."""
         if isinstance(other, numpy.generic) or (isinstance(other, numpy.ndarray) and other.ndim == 0):
             return other.item()
+        if isinstance(other, Tensor) or isinstance(other, (int, float)):
+            return other
         return Tensor(other, device=self.device)
 
     def __add__(self, other: Any) -> Tensor:
