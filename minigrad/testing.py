@@ -122,13 +122,15 @@ def tensors(
     requires_grad: bool = True,
     device: str | Device | None = None,
     noncontiguous: bool | None = False,
+    unique: bool = False,
 ) -> Tensor:
     """Tensors with values from ``elements`` (default: ``smooth_floats()``).
 
     ``shape``: a tuple, a strategy of tuples, or None for ``shapes()``. ``requires_grad``
     applies to floating dtypes only. ``noncontiguous=True`` gives a transposed or
     strided view of a larger array (as user code produces with ``.T`` and ``[::2]``);
-    None lets hypothesis choose.
+    None lets hypothesis choose. ``unique=True`` draws distinct elements (no ties for
+    max/min; give ``elements`` a spacing, e.g. ``integers(-20, 20).map(lambda k: k / 4)``).
     """
     d = resolve_dtype(dtype)
     if shape is None:
@@ -146,7 +148,7 @@ def tensors(
         base_shape, view = draw(_noncontiguous_layout(shape))
     else:
         base_shape, view = shape, None
-    base = draw(hnp.arrays(draw_dtype, base_shape, elements=elems)).astype(d)
+    base = draw(hnp.arrays(draw_dtype, base_shape, elements=elems, unique=unique)).astype(d)
     with dev.use():
         data = to_device(base, dev)
     if view is not None:

@@ -1,0 +1,81 @@
+"""Arithmetic: + − × ÷ ** and negation, with broadcasting and scalars on either side."""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+import minigrad as mg
+from minigrad.testing import away_from, smooth_floats
+
+from ._opcheck import binary_operands, check_op, floats
+
+_ANY = smooth_floats()
+_NONZERO = away_from([0.0], margin=0.5)
+_POSITIVE = smooth_floats(0.5, 2.5)  # a power's base: ln a and a^(b−1) stay tame
+
+BINARY = [
+    ("add", operator.add, _ANY, _ANY),
+    ("sub", operator.sub, _ANY, _ANY),
+    ("mul", operator.mul, _ANY, _ANY),
+    ("truediv", operator.truediv, _ANY, _NONZERO),
+    # tensor ** tensor, tensor ** scalar and scalar ** tensor (e.g. 2.0 ** x)
+    ("pow", operator.pow, _POSITIVE, smooth_floats(-2.0, 2.0)),
+]
+
+
+@pytest.mark.parametrize("name,op,a_elements,b_elements", BINARY, ids=[b[0] for b in BINARY])
+def test_binary_op(device, name, op, a_elements, b_elements):
+    check_op(op, op, args=binary_operands(device, a_elements, b_elements), order=2)
+
+
+def test_pow_with_integer_exponents_of_negative_bases(device):
+    # An integer exponent makes a ** k smooth for a < 0 too (except at 0 when k < 0).
+    bases = floats(device, elements=away_from([0.0], margin=0.3))
+    case = st.tuples(bases, st.sampled_from([-2, -1, 1, 2, 3]))
+    check_op(operator.pow, operator.pow, args=case, order=2)
+
+
+def test_neg(device):
+    check_op(operator.neg, operator.neg, floats(device), order=2)
+
+
+def test_numpy_scalars_do_not_promote_a_float32_graph(device):
+    x = mg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    # NumPy 2 itself promotes here; the Tensor operators turn NumPy scalars into Python ones.
+    assert (np.ones(2, np.float32) * np.float64(2.0)).dtype == np.float64
+    results = [
+        x * np.float64(2.0),
+        np.float64(2.0) * x,
+        x + np.array(3.0),
+        x / np.float64(4.0),
+        x ** np.float64(2.0),
+        np.float64(2.0) ** x,
+        2.0**x,
+        mg.maximum(x, np.float64(1.5)),
+        mg.where(x > 1.5, x, np.float64(0.0)),
+    ]
+    for y in results:
+        assert y.dtype == mg.float32
+    sum(y.sum() for y in results).backward()
+    assert x.grad.dtype == mg.float32
+
+
+def test_python_int_scalars_work_anywhere(device):
+    x = mg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    y = 3 - 2 * x + x / 2 + 1 ** x
+    np.testing.assert_allclose(y.numpy(), 3 - 2 * x.numpy() + x.numpy() / 2 + 1)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [-1.5, -1.5])
+    assert y.dtype == x.grad.dtype == mg.float32
+
+
+def test_pow_exponent_gradient_at_zero_base_is_zero(device):
+    # z = a ** b with a = 0: ∂z/∂b = z·ln a is taken as 0 (z = 0 for b > 0), not NaN.
+    a = mg.tensor([0.0, 2.0], device=device, dtype=mg.float64)
+    b = mg.tensor([1.5, 1.5], device=device, dtype=mg.float64, requires_grad=True)
+    (a**b).sum().backward()
+    np.testing.assert_allclose(b.grad.numpy(), [0.0, 2.0**1.5 * np.log(2.0)])
