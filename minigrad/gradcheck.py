@@ -71,6 +71,9 @@ class GradcheckError(AssertionError):
 
 
 def _name(fn: Callable) -> str:
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, type):  # Softplus.apply, not the inherited "Function.apply"
+        return f"{owner.__qualname__}.{fn.__name__}"
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
