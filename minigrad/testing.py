@@ -23,7 +23,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .autograd import Function, enable_grad
+from .autograd import Function, InvalidGradientError, enable_grad
 from .backend import Device, get_default_device, to_device
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tensor import Tensor, float64, resolve_dtype
@@ -189,7 +189,8 @@ class GradientCheckFailure(AssertionError):
     """A drawn input on which a gradient check failed, after hypothesis shrank it.
 
     Fields: ``function``, ``order``, ``inputs`` (the minimal failing inputs),
-    ``kind`` ("mismatch", "non-differentiable", "forward-error", "backward-error"),
+    ``kind`` ("mismatch", "non-differentiable", "forward-error", "backward-error",
+    "invalid-gradient": backward returned the wrong number or shape of gradients),
     ``input_index``, ``element_index``, ``analytic``, ``numeric``, ``max_abs_error``,
     ``max_rel_error`` (None where they do not apply), ``examples`` (inputs tried) and
     ``cause`` (the underlying exception).
@@ -214,6 +215,7 @@ class GradientCheckFailure(AssertionError):
             "non-differentiable": "non-differentiable point (finite differences are not finite)",
             "forward-error": "forward raised",
             "backward-error": "backward raised",
+            "invalid-gradient": "backward returned the wrong number or shape of gradients",
         }[self.kind]
         order = "second-order " if self.order == 2 else ""
         lines = [f"{order}gradient check of {self.function}: {what}", f"  {self.cause}"]
@@ -282,6 +284,8 @@ def check_example(
     except GradcheckError as e:
         kind = "non-differentiable" if e.kind == "non-differentiable" else "mismatch"
         raise GradientCheckFailure(name, order, inputs, e, kind) from e
+    except InvalidGradientError as e:
+        raise GradientCheckFailure(name, order, inputs, e, "invalid-gradient") from e
     except Exception as e:
         raise GradientCheckFailure(name, order, inputs, e, "backward-error") from e
 
