@@ -28,6 +28,7 @@ import numpy as np
 
 from minigrad import Tensor, no_grad
 
+from .data import Batch
 from .vocab import Vocab
 
 __all__ = ["SearchConfig", "generate", "greedy_search", "beam_search"]
@@ -215,7 +216,7 @@ def beam_search(model: Any, src, src_mask, src_ext, max_oov: int, cfg: SearchCon
 
 def generate(
     model: Any,
-    src: np.ndarray,
+    src: Any,
     src_mask: np.ndarray | None = None,
     src_ext: np.ndarray | None = None,
     max_oov: int = 0,
@@ -223,9 +224,12 @@ def generate(
     **options: Any,
 ) -> list[list[int]]:
     """Decode a (N, S) batch of source ids; returns N lists of output ids (extended
-    vocabulary, EOS excluded). ``src_mask`` defaults to ``src != pad``, ``src_ext`` to
-    ``src`` (nothing to copy beyond the vocabulary). Options are :class:`SearchConfig`
-    fields (``max_length=``, ``beam_size=``, …)."""
+    vocabulary, EOS excluded). ``src`` may be a :class:`nlp.data.Batch`, which brings its
+    own mask and copy ids; otherwise ``src_mask`` defaults to ``src != pad`` and
+    ``src_ext`` to ``src`` (nothing to copy beyond the vocabulary). Options are
+    :class:`SearchConfig` fields (``max_length=``, ``beam_size=``, …)."""
+    if isinstance(src, Batch):
+        src, src_mask, src_ext, max_oov = src.src, src.src_mask, src.src_ext, src.max_oov
     src = np.asarray(src, dtype=np.int64)
     if src.ndim != 2:
         raise ValueError(f"generate expects a (batch, length) array of ids, got shape {src.shape}")

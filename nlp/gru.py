@@ -30,12 +30,13 @@ The backward is computed on arrays, so this op has first-order gradients only.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import minigrad as mg
-from minigrad import Tensor
+from minigrad import Tensor, nn
 
-__all__ = ["gru_sequence"]
+__all__ = ["gru_sequence", "GRU"]
 
 
 def _sigmoid(xp, x):
@@ -123,3 +124,50 @@ def gru_sequence(
     if isinstance(mask, Tensor):
         mask = mask.data
     return GRUSequence.apply(gi, h0, w_hh, b_hh, mask, reverse=reverse)
+
+
+class GRU(nn.Module):
+    """A one-layer, batch-first GRU (optionally bidirectional) run by :func:`gru_sequence`.
+
+    Parameter names, shapes and initialisation are ``nn.GRU``'s (``weight_ih_l0``,
+    ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0`` and the ``_reverse`` set), so state
+    dicts are interchangeable. The input projection of every step is one matmul.
+    ``forward(x, h0=None, mask=None) -> (out, h_n)``: ``x`` (B, S, input_size), ``mask``
+    (B, S) True at real tokens; ``out`` (B, S, D·H), ``h_n`` (D, B, H) holds each
+    direction's state after its last real token.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bidirectional: bool = False) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.bidirectional = bidirectional
+        bound = 1.0 / math.sqrt(hidden_size)
+        for suffix in self._suffixes():
+            for name, shape in (
+                ("weight_ih", (3 * hidden_size, input_size)),
+                ("weight_hh", (3 * hidden_size, hidden_size)),
+                ("bias_ih", (3 * hidden_size,)),
+                ("bias_hh", (3 * hidden_size,)),
+            ):
+                param = nn.Parameter(mg.empty(*shape))
+                nn.init.uniform_(param, -bound, bound)
+                setattr(self, f"{name}_l0{suffix}", param)
+
+    def _suffixes(self) -> tuple[str, ...]:
+        return ("", "_reverse") if self.bidirectional else ("",)
+
+    def forward(self, x: Tensor, h0: Tensor | None = None, mask: Any = None) -> tuple[Tensor, Tensor]:
+        B, S, _ = x.shape
+        outs, finals = [], []
+        for d, suffix in enumerate(self._suffixes()):
+            w_ih, w_hh = getattr(self, f"weight_ih_l0{suffix}"), getattr(self, f"weight_hh_l0{suffix}")
+            b_ih, b_hh = getattr(self, f"bias_ih_l0{suffix}"), getattr(self, f"bias_hh_l0{suffix}")
+            start = h0[d] if h0 is not None else mg.zeros(B, self.hidden_size, device=x.device, dtype=x.dtype)
+            out = gru_sequence(x @ w_ih.T + b_ih, start, w_hh, b_hh, mask, reverse=d == 1)
+            outs.append(out)
+            finals.append(out[:, 0] if d == 1 else out[:, S - 1])
+        out = outs[0] if len(outs) == 1 else mg.concat(outs, axis=-1)
+        return out, mg.stack(finals, axis=0)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, bidirectional={self.bidirectional}"

@@ -1,0 +1,98 @@
+"""The copy mechanism (pointer-generator, See et al. 2017), shared by both models.
+
+At each target step the model gives a vocabulary distribution ``P_vocab`` (softmax of
+``logits``), an attention distribution ``a`` over source positions, and a switch
+``p_gen`` in (0, 1). The output distribution over the *extended* vocabulary (the
+vocabulary plus the example's source OOV words, ids ``V, V+1, …``; see :mod:`nlp.data`)::
+
+    P(w) = p_gen · P_vocab(w) + (1 − p_gen) · Σ_{s : src_ext[s] = w} a_s
+
+Training needs only P(target), which is computed by a gather and a masked sum instead
+of materialising the (B, T, V + max_oov) distribution; decoding builds the full
+distribution for one step at a time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import minigrad as mg
+import minigrad.functional as F
+from minigrad import Tensor
+from minigrad.backend import scatter_add
+
+__all__ = ["copy_nll", "vocab_nll", "extended_log_probs", "masked_attention"]
+
+EPS = 1e-9  # keeps log finite where the reference token has no probability mass yet
+_NEG = -1e9
+
+
+def masked_attention(scores: Tensor, src_mask: np.ndarray) -> Tensor:
+    """Softmax of (B, T, S) ``scores`` over source positions where ``src_mask`` (B, S)
+    is True."""
+    keep = Tensor._wrap(scores.device.xp.asarray(src_mask)[:, None, :], scores.device)
+    return F.softmax(mg.where(keep, scores, _NEG), axis=-1)
+
+
+def _const(array, like: Tensor) -> Tensor:
+    return Tensor._wrap(like.device.xp.asarray(array, dtype=like.dtype), like.device)
+
+
+def copy_nll(
+    logits: Tensor,
+    attn: Tensor,
+    p_gen: Tensor,
+    src_ext: np.ndarray,
+    tgt_out_ext: np.ndarray,
+    tgt_mask: np.ndarray,
+) -> Tensor:
+    """Mean negative log-likelihood per real target token of the mixed distribution.
+
+    ``logits`` (B, T, V), ``attn`` (B, T, S) (zero at source padding), ``p_gen``
+    (B, T, 1); ``src_ext`` (B, S), ``tgt_out_ext`` (B, T) extended ids; ``tgt_mask``
+    (B, T) True at real target tokens.
+    """
+    B, T, V = logits.shape
+    in_vocab = tgt_out_ext < V
+    ids = np.where(in_vocab, tgt_out_ext, 0)
+    logp = F.log_softmax(logits, axis=-1)
+    bi, ti = np.meshgrid(np.arange(B), np.arange(T), indexing="ij")
+    p_vocab = logp[bi, ti, ids].exp() * _const(in_vocab, logits)
+    same = src_ext[:, None, :] == tgt_out_ext[:, :, None]  # (B, T, S): where the target can be copied from
+    p_copy = (attn * _const(same, attn)).sum(axis=-1)
+    gate = p_gen.squeeze(-1)
+    p = gate * p_vocab + (1.0 - gate) * p_copy
+    weights = _const(tgt_mask, logits)
+    return -((p + EPS).log() * weights).sum() * (1.0 / max(int(tgt_mask.sum()), 1))
+
+
+def vocab_nll(logits: Tensor, tgt_out: np.ndarray, label_smoothing: float = 0.0) -> Tensor:
+    """Plain cross-entropy of (B, T, V) logits (for models without copy); padding is
+    ignored."""
+    B, T, V = logits.shape
+    return F.cross_entropy(
+        logits.reshape(B * T, V), tgt_out.reshape(-1), ignore_index=0, label_smoothing=label_smoothing
+    )
+
+
+def extended_log_probs(
+    logits: Tensor, attn: Tensor | None, p_gen: Tensor | None, src_ext: np.ndarray, max_oov: int
+) -> np.ndarray:
+    """Log of the extended-vocabulary distribution for one step, as a numpy array
+    (N, V + max_oov): ``logits`` (N, V), ``attn`` (N, S), ``p_gen`` (N, 1). Without copy
+    (``attn`` None) the OOV ids get probability 0."""
+    xp = logits.device.xp
+    z = logits.data - logits.data.max(axis=-1, keepdims=True)
+    p_vocab = xp.exp(z)
+    p_vocab /= p_vocab.sum(axis=-1, keepdims=True)
+    N, V = p_vocab.shape
+    dist = xp.zeros((N, V + max_oov), dtype=p_vocab.dtype)
+    if attn is None:
+        dist[:, :V] = p_vocab
+    else:
+        gate = p_gen.data
+        dist[:, :V] = gate * p_vocab
+        rows = xp.broadcast_to(xp.arange(N)[:, None], src_ext.shape)
+        scatter_add(logits.device, dist, (rows, xp.asarray(src_ext)), (1.0 - gate) * attn.data)
+    out = xp.log(dist + 1e-30)
+    return out if xp is np else xp.asnumpy(out)

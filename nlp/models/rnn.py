@@ -1,0 +1,116 @@
+"""The recurrent summariser: BiGRU encoder, GRU decoder, attention and copy.
+
+Luong-style (attention reads the decoder state *after* its GRU step), so teacher-forced
+training runs the decoder GRU over all target steps at once and then attends and
+projects for every step in single batched matmuls; only the two GRU recurrences are
+sequential (and those are fused, see :mod:`nlp.gru`). Per step::
+
+    s_t = GRU(s_{t−1}, emb(y_{t−1}))                       s_0 = tanh(W_b [h→_S; h←_1])
+    a_t = softmax_s(s_t · K_s)      K = H_enc W_k (computed once per source)
+    c_t = Σ_s a_ts H_enc,s
+    o_t = tanh(W_c [s_t; c_t])      P_vocab = softmax(o_t Eᵀ + b)   (E: the embedding, tied)
+    p_gen = σ(w_g [s_t; c_t; emb(y_{t−1})])
+and the copy mix of :mod:`nlp.models.copy`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import minigrad as mg
+from minigrad import Tensor, nn
+
+from .. import decoding
+from ..data import Batch
+from ..gru import GRU
+from ..vocab import Vocab
+from . import copy as copying
+
+__all__ = ["RNNSummarizer"]
+
+
+class RNNSummarizer(nn.Module):
+    """GRU encoder–decoder with attention and (optionally) copy; see the module docstring."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        emb_dim: int = 128,
+        hidden_size: int = 256,
+        dropout: float = 0.2,
+        copy: bool = True,
+    ) -> None:
+        super().__init__()
+        self.vocab_size, self.copy = vocab_size, copy
+        H = hidden_size
+        self.embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=Vocab.pad_id)
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+        self.encoder = GRU(emb_dim, H, bidirectional=True)
+        self.bridge = nn.Linear(2 * H, H)
+        self.decoder = GRU(emb_dim, H)
+        self.attn_key = nn.Linear(2 * H, H, bias=False)
+        self.combine = nn.Linear(3 * H, emb_dim)
+        self.out_bias = nn.Parameter(mg.zeros(vocab_size))
+        self.gen = nn.Linear(3 * H + emb_dim, 1) if copy else None
+        self.drop = nn.Dropout(dropout)
+
+    # ------------------------------------------------------------------ pieces
+    def _embed(self, ids: np.ndarray) -> Tensor:
+        ids = np.where(ids < self.vocab_size, ids, Vocab.unk_id)  # a copied OOV is fed back as <unk>
+        return self.drop(self.embedding(ids))
+
+    def encode(self, src: np.ndarray, src_mask: np.ndarray) -> tuple[Tensor, Tensor, Tensor]:
+        """(memory (B, S, 2H), attention keys (B, S, H), first decoder state (B, H))."""
+        memory, h_n = self.encoder(self._embed(src), mask=src_mask)
+        s0 = self.bridge(mg.concat([h_n[0], h_n[1]], axis=-1)).tanh()
+        return memory, self.attn_key(memory), s0
+
+    def _step_outputs(
+        self, states: Tensor, emb_in: Tensor, memory: Tensor, keys: Tensor, src_mask: np.ndarray
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """logits (B, T, V), attention (B, T, S), p_gen (B, T, 1) for decoder states
+        (B, T, H)."""
+        attn = copying.masked_attention(states @ keys.swapaxes(1, 2), src_mask)
+        ctx = attn @ memory
+        both = mg.concat([states, ctx], axis=-1)
+        out = self.drop(self.combine(both).tanh())
+        logits = out @ self.embedding.weight.T + self.out_bias
+        p_gen = self.gen(mg.concat([both, emb_in], axis=-1)).sigmoid() if self.copy else None
+        return logits, attn, p_gen
+
+    # ---------------------------------------------------------------- training
+    def forward(self, batch: Batch) -> Tensor:
+        """The training loss of a batch: mean NLL per target token (teacher forcing)."""
+        memory, keys, s0 = self.encode(batch.src, batch.src_mask)
+        emb_in = self._embed(batch.tgt_in)
+        states, _ = self.decoder(emb_in, s0.unsqueeze(0))
+        logits, attn, p_gen = self._step_outputs(states, emb_in, memory, keys, batch.src_mask)
+        if not self.copy:
+            return copying.vocab_nll(logits, batch.tgt_out)
+        return copying.copy_nll(logits, attn, p_gen, batch.src_ext, batch.tgt_out_ext, batch.tgt_mask)
+
+    # ---------------------------------------------------------------- decoding
+    def start_decoding(self, src, src_mask, src_ext, max_oov: int) -> dict[str, Any]:
+        memory, keys, s0 = self.encode(src, src_mask)
+        return {"memory": memory, "keys": keys, "h": s0, "src_mask": src_mask, "src_ext": src_ext,
+                "max_oov": max_oov}
+
+    def decode_step(self, state: dict[str, Any], prefix: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        emb_in = self._embed(prefix[:, -1:])
+        states, h_n = self.decoder(emb_in, state["h"].unsqueeze(0))
+        logits, attn, p_gen = self._step_outputs(
+            states, emb_in, state["memory"], state["keys"], state["src_mask"]
+        )
+        logp = copying.extended_log_probs(
+            logits[:, 0], attn[:, 0] if self.copy else None, p_gen[:, 0] if self.copy else None,
+            state["src_ext"], state["max_oov"],
+        )
+        return logp, {**state, "h": h_n[0]}
+
+    def generate(self, src: Any, max_length: int = 30, **options: Any) -> list[list[int]]:
+        """Summarise a (B, S) array of source ids, or a :class:`Batch` (whose copy ids are
+        then used); returns B lists of extended-vocabulary ids. Options: the fields of
+        :class:`nlp.decoding.SearchConfig` (``beam_size=``, ``min_length=``, …)."""
+        return decoding.generate(self, src, max_length=max_length, **options)

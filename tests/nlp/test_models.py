@@ -1,0 +1,147 @@
+"""The summarisation models: the copy loss, train/decode consistency, learning, the GRU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from nlp.data import batches, encode_pairs
+from nlp.gru import GRU
+from nlp.models import ModelConfig, build_model
+from nlp.models.copy import copy_nll, extended_log_probs
+from nlp.tokenizer import Tokenizer
+from nlp.vocab import Vocab
+
+PAIRS = [
+    ("小明今天在北京参加了会议，讨论了新政策。", "小明北京开会"),
+    ("华为发布新手机Mate，售价三千元。", "华为发布Mate"),
+    ("上海的天气今天非常好，阳光明媚。", "上海天气好"),
+    ("研究人员发现一种新的材料可以储存能量。", "新材料储能"),
+]
+TOK = Tokenizer("char")
+
+
+def _data(left_out=("华", "Mate", "京", "储")):
+    """The pairs as one batch; the ``left_out`` tokens are source OOVs to be copied."""
+    tokens = [t for text, summ in PAIRS for t in TOK(text) + TOK(summ) if t not in left_out]
+    vocab = Vocab(tokens, mode="char")
+    enc = encode_pairs(PAIRS, TOK, vocab)
+    return vocab, next(batches(enc, len(enc), shuffle=False))
+
+
+def _model(kind, vocab, **kw):
+    mg.manual_seed(0)
+    cfg = ModelConfig(model=kind, vocab_size=len(vocab), emb_dim=16, hidden_size=16, dropout=0.0,
+                      layers=1, heads=2, ff_size=32, **kw)
+    return build_model(cfg)
+
+
+def _teacher_forced_logp(model, batch) -> float:
+    """Mean log-prob of the reference tokens, step by step through decode_step."""
+    model.eval()
+    with mg.no_grad():
+        state = model.start_decoding(batch.src, batch.src_mask, batch.src_ext, batch.max_oov)
+        total, count = 0.0, 0
+        prefix = np.full((len(batch), 1), Vocab.bos_id)
+        for t in range(batch.tgt_out.shape[1]):
+            logp, state = model.decode_step(state, prefix)
+            picked = logp[np.arange(len(batch)), batch.tgt_out_ext[:, t]]
+            total += float((picked * batch.tgt_mask[:, t]).sum())
+            count += int(batch.tgt_mask[:, t].sum())
+            prefix = np.concatenate([prefix, batch.tgt_out_ext[:, t : t + 1]], axis=1)
+    return total / count
+
+
+@pytest.mark.parametrize("copy", [True, False])
+def test_training_loss_equals_the_decoders_step_by_step_likelihood(copy):
+    vocab, batch = _data()
+    assert batch.max_oov > 0 and (batch.tgt_out_ext >= len(vocab)).any()
+    model = _model("rnn", vocab, copy=copy)
+    model.eval()
+    loss = model(batch).item()
+    if not copy:  # without copy a source OOV in the target is scored as <unk>
+        batch.tgt_out_ext = batch.tgt_out
+    assert loss == pytest.approx(-_teacher_forced_logp(model, batch), rel=1e-4)
+
+
+def test_copy_nll_is_the_mixture_likelihood_and_has_exact_gradients():
+    rng = np.random.default_rng(0)
+    B, T, S, V = 2, 3, 4, 6
+    src_ext = np.array([[4, 6, 7, 0], [5, 6, 4, 4]])  # ids 6, 7 are source OOVs
+    tgt = np.array([[6, 4, 3], [4, 7, 0]])  # row 1: 7 is not in row 1's source -> only <unk> mass... none
+    tmask = np.array([[True, True, True], [True, True, False]])
+    logits = mg.tensor(rng.standard_normal((B, T, V)), requires_grad=True)
+    attn_logits = mg.tensor(rng.standard_normal((B, T, S)), requires_grad=True)
+    gate = mg.tensor(rng.standard_normal((B, T, 1)), requires_grad=True)
+
+    def loss(lg, al, g):
+        return copy_nll(lg, mg.functional.softmax(al, -1), g.sigmoid(), src_ext, tgt, tmask)
+
+    assert mg.gradcheck(loss, [logits, attn_logits, gate])
+    # against the full extended distribution built by the decoder, position by position
+    attn = mg.functional.softmax(attn_logits, -1)
+    expected = []
+    for t in range(T):
+        lp = extended_log_probs(logits[:, t], attn[:, t], gate[:, t].sigmoid(), src_ext, 2)
+        expected += [lp[b, tgt[b, t]] for b in range(B) if tmask[b, t]]
+    expected = np.maximum(expected, np.log(1e-9))  # the loss's floor for impossible targets
+    assert loss(logits, attn_logits, gate).item() == pytest.approx(-np.mean(expected), rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["rnn"])
+def test_a_tiny_model_learns_to_reproduce_its_training_summaries(kind):
+    vocab, batch = _data(left_out=())
+    model = _model(kind, vocab)
+    params = list(model.parameters())
+    from minigrad import optim
+
+    opt = optim.Adam(params, lr=0.02)
+    model.train()
+    first = model(batch).item()
+    for _ in range(100):
+        opt.zero_grad()
+        loss = model(batch)
+        loss.backward()
+        opt.step()
+    assert loss.item() < first / 5
+    out = model.generate(batch, max_length=12)
+    decoded = ["".join(vocab.decode(ids, oovs=o)) for ids, o in zip(out, batch.oovs)]
+    assert decoded == [PAIRS[i][1] for i in batch.indices]
+
+
+def test_copy_reproduces_a_source_word_outside_the_vocabulary():
+    vocab, batch = _data()
+    model = _model("rnn", vocab)
+    oov_ids = [len(vocab) + k for k in range(batch.max_oov)]
+    # with the generator switched off (p_gen -> 0) all mass goes to source positions
+    model.gen.bias.data[...] = -50.0
+    ids = model.generate(batch, max_length=4)
+    flat = [i for row in ids for i in row]
+    assert any(i in oov_ids for i in flat)
+    for row, oovs, src_ext in zip(ids, batch.oovs, batch.src_ext):
+        assert set(row) <= set(src_ext.tolist())
+        assert "".join(vocab.decode(row, oovs=oovs))  # decodes back to source text
+
+
+def test_fused_gru_has_nn_gru_parameter_names_and_final_states():
+    gru = GRU(3, 4, bidirectional=True)
+    names = dict(gru.named_parameters())
+    assert set(names) == {f"{w}_l0{s}" for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                          for s in ("", "_reverse")}
+    assert names["weight_ih_l0"].shape == (12, 3) and names["weight_hh_l0_reverse"].shape == (12, 4)
+    x = mg.randn(2, 5, 3)
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]], dtype=bool)
+    out, h_n = gru(x, mask=mask)
+    assert out.shape == (2, 5, 8) and h_n.shape == (2, 2, 4)
+    np.testing.assert_allclose(h_n[0, 1].numpy(), out[1, 1, :4].numpy())  # after the last real token
+    np.testing.assert_allclose(h_n[1].numpy(), out[:, 0, 4:].numpy())
+
+
+def test_model_config_round_trips_and_rejects_unknowns():
+    cfg = ModelConfig(vocab_size=100, hidden_size=32)
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown model settings"):
+        ModelConfig.from_dict({**cfg.to_dict(), "colour": "red"})
+    with pytest.raises(ValueError, match="model must be one of"):
+        ModelConfig(model="lstm")
