@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minigrad as mg
@@ -148,11 +148,14 @@ def check_op(
     atol: float = 1e-12,
     grad_atol: float = 1e-5,
     grad_rtol: float = 1e-3,
+    max_examples: int | None = None,
 ) -> None:
     """Run every check above on inputs drawn from ``strategies`` (one per argument of fn),
     or from ``args``, one strategy for the whole argument tuple (for arguments that depend
-    on each other, such as a tensor and an axis of it)."""
+    on each other, such as a tensor and an axis of it). ``max_examples`` raises the
+    profile's count for cheap ops whose argument space is large (axes, indices)."""
 
+    @settings(max_examples=max_examples or settings().max_examples)
     @given(args if args is not None else st.tuples(*strategies))
     def run(inputs: tuple[Any, ...]) -> None:
         check_forward(fn, reference, inputs, rtol, atol)
