@@ -439,7 +439,9 @@ def _default_root_grads(roots: Sequence[Tensor], grads: Any, who: str) -> list[T
     if grads is None:
         grads = [None] * len(roots)
     else:
-        grads = _as_tensor_list(grads) if not isinstance(grads, Tensor) else [grads]
+        # One gradient per root: a list/tuple holds them; anything else (a Tensor, an
+        # array) is the single root's gradient, never to be split into rows.
+        grads = list(grads) if isinstance(grads, (list, tuple)) else [grads]
     if len(grads) != len(roots):
         raise ValueError(f"{who}: got {len(roots)} output(s) but {len(grads)} gradient(s)")
     out = []
