@@ -10,10 +10,12 @@ from .loss import CrossEntropyLoss, MSELoss
 from .module import Module
 from .normalization import LayerNorm
 from .parameter import Parameter
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "init", "Module", "Parameter", "Sequential", "ModuleList",
     "Linear", "Identity", "Embedding", "LayerNorm", "Dropout",
     "ReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax",
     "CrossEntropyLoss", "MSELoss",
+    "RNNCell", "GRUCell", "LSTMCell", "RNN", "GRU", "LSTM",
 ]
