@@ -142,7 +142,11 @@ def _pair(name, config, input_size=3, hidden=4):
     return ours, theirs
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "default")
+def _config_id(config: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in config.items()) or "default"
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=_config_id)
 @pytest.mark.parametrize("name", ["RNN", "RNN-relu", "GRU", "LSTM"])
 def test_sequence_layers_match_torch_outputs_and_gradients(name, config):
     ours, theirs = _pair(name, config)
