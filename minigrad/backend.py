@@ -51,6 +51,12 @@ def _cuda_module(index: int) -> ModuleType:
             f"device 'cuda:{index}' was requested but no CUDA GPU is usable: {e}. "
             "Check the NVIDIA driver (nvidia-smi), or use device='cpu'."
         ) from None
+    if count == 0:
+        raise RuntimeError(
+            f"device 'cuda:{index}' was requested but no CUDA GPU is visible (CuPy is installed "
+            "and found 0 devices). Check the NVIDIA driver (nvidia-smi) and CUDA_VISIBLE_DEVICES, "
+            "or use device='cpu'."
+        )
     if index >= count:
         raise RuntimeError(
             f"device 'cuda:{index}' was requested but only {count} CUDA GPU(s) are visible. "
@@ -177,14 +183,16 @@ def set_default_device(spec: str | Device) -> None:
 
 
 def device_of_array(array: Any) -> Device:
-    """The device an array lives on: cpu for NumPy arrays, cuda:N for CuPy arrays."""
+    """The device an array lives on: cpu for NumPy arrays, cuda:N for CuPy arrays (and for
+    any array whose ``.device.id`` names a GPU, such as a stand-in CuPy array in tests)."""
+    if type(array) is numpy.ndarray:
+        return Device("cpu")
+    index = getattr(getattr(array, "device", None), "id", None)
+    if index is not None:
+        return Device(f"cuda:{index}")
     if isinstance(array, numpy.ndarray):
         return Device("cpu")
-    dev = getattr(array, "device", None)
-    index = getattr(dev, "id", None)
-    if index is None:
-        raise TypeError(f"cannot tell the device of {type(array).__name__}")
-    return Device(f"cuda:{index}")
+    raise TypeError(f"cannot tell the device of {type(array).__name__}")
 
 
 def to_device(array: Any, dev: Device) -> Any:
