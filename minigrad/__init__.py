@@ -1,6 +1,7 @@
 """minigrad: a readable reverse-mode autodiff framework on NumPy (CPU) and CuPy (GPU)."""
 
-from . import functional, nn
+from . import functional, nn, viz
+from .anomaly import detect_anomaly
 from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device, get_default_device, manual_seed, set_default_device
 from .creation import arange, empty, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
@@ -62,4 +63,5 @@ __all__ = [
     "gradcheck", "gradgradcheck",
     "set_default_device", "get_default_device",
     "functional", "nn",
+    "detect_anomaly", "viz",
 ]
