@@ -22,6 +22,8 @@ __all__ = [
     "device_of_array",
     "manual_seed",
     "rng",
+    "get_rng_state",
+    "set_rng_state",
     "scatter_add",
 ]
 
@@ -244,3 +246,53 @@ def manual_seed(seed: int) -> None:
     _seed[0] = int(seed)
     for dev in list(_rngs):
         _rngs[dev] = _new_rng(dev, _seed[0])
+
+
+def get_rng_state() -> dict[str, Any]:
+    """Every generator's state, ``{"seed": ..., "devices": {"cpu": {...}, ...}}``, as plain
+    ints and strings (``mg.save`` stores it in a checkpoint).
+
+    CuPy cannot export a generator's state, so for a GPU the snapshot reseeds that device's
+    generator from its own stream and records the seed: the run that took the snapshot and a
+    run restored from it draw the same numbers afterwards.
+    """
+    devices = {}
+    for dev, gen in list(_rngs.items()):
+        if dev.type == "cpu":
+            devices[str(dev)] = gen.bit_generator.state
+        else:
+            with dev.use():
+                seed = int(gen.randint(0, 2**31 - 1))
+            _rngs[dev] = _new_rng(dev, seed)
+            devices[str(dev)] = {"seed": seed}
+    return {"seed": _seed[0], "devices": devices}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore the generators from ``get_rng_state()``; raises ValueError, changing nothing,
+    if ``state`` is not such a snapshot. Devices this machine cannot open (no CuPy or GPU)
+    are skipped: nothing random can be drawn on them here."""
+    try:
+        seed = None if state["seed"] is None else int(state["seed"])
+        restored = {}
+        for name, dev_state in state["devices"].items():
+            try:
+                dev = Device(name)
+            except RuntimeError:
+                continue
+            restored[dev] = _restored_rng(dev, dev_state)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(
+            f"set_rng_state: expected a state from mg.get_rng_state() ({type(e).__name__}: {e})"
+        ) from None
+    _seed[0] = seed
+    _rngs.clear()
+    _rngs.update(restored)
+
+
+def _restored_rng(dev: Device, dev_state: dict[str, Any]) -> Any:
+    if dev.type == "cpu":
+        gen = numpy.random.default_rng()
+        gen.bit_generator.state = dev_state
+        return gen
+    return _new_rng(dev, int(dev_state["seed"]))
