@@ -1,12 +1,13 @@
 """minigrad: a readable reverse-mode autodiff framework on NumPy (CPU) and CuPy (GPU)."""
 
-from . import functional, nn, viz
+from . import functional, nn, optim, viz
 from .anomaly import detect_anomaly
 from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
-from .backend import Device, get_default_device, manual_seed, set_default_device
+from .backend import Device, get_default_device, get_rng_state, manual_seed, set_default_device, set_rng_state
 from .creation import arange, empty, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops.elementwise import where
+from .serialization import load, save
 from .tensor import (
     Tensor,
     bool_,
@@ -64,4 +65,5 @@ __all__ = [
     "set_default_device", "get_default_device",
     "functional", "nn",
     "detect_anomaly", "viz",
+    "optim", "save", "load", "get_rng_state", "set_rng_state",
 ]
