@@ -84,12 +84,11 @@ class Optimizer:
                                  "(in one group or in several)")
             seen.add(id(p))
         known = [p for group in self.param_groups for p in group["params"]] + params
-        first = known[0].device
         for i, p in enumerate(known):
-            if p.device is not first:
+            if p.device is not known[0].device:
                 raise RuntimeError(
                     f"{type(self).__name__}: parameter {i} (shape {tuple(p.shape)}) is on {p.device} but the "
-                    f"others are on {first}; move the whole model to one device (model.to(device)) "
+                    f"others are on {known[0].device}; move the whole model to one device (model.to(device)) "
                     "before creating the optimizer"
                 )
 
@@ -148,9 +147,9 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore options and state from ``state_dict()``; nothing changes if it does not fit."""
         name = type(self).__name__
-        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
-            raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups' "
-                             "(from optimizer.state_dict())")
+        if not _has_state_dict_layout(state_dict):
+            raise ValueError(f"{name}.load_state_dict: expected optimizer.state_dict()'s layout, "
+                             "{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}")
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter "
@@ -176,6 +175,17 @@ class Optimizer:
                         for k, v in values.items()}
         self.param_groups[:] = groups
         self.state = state
+
+
+def _has_state_dict_layout(state_dict: Any) -> bool:
+    return (
+        isinstance(state_dict, dict)
+        and isinstance(state_dict.get("state"), dict)
+        and all(isinstance(values, dict) for values in state_dict["state"].values())
+        and isinstance(state_dict.get("param_groups"), (list, tuple))
+        and all(isinstance(g, dict) and isinstance(g.get("params"), (list, tuple))
+                for g in state_dict["param_groups"])
+    )
 
 
 def _refuse_sets(name: str, params: Any) -> None:

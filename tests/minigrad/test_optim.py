@@ -168,6 +168,15 @@ def test_step_updates_the_modules_own_parameters_in_place():
     assert not np.allclose(weight.numpy(), before)
 
 
+def test_an_empty_group_is_allowed_and_later_groups_join_it():
+    a = mg.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([{"params": []}], lr=0.1)
+    opt.add_param_group({"params": a, "lr": 0.5})  # a lone Tensor is a group of one, as in PyTorch
+    a.grad = mg.tensor([1.0])
+    opt.step()
+    assert [len(g["params"]) for g in opt.param_groups] == [0, 1] and a.tolist() == [0.5]
+
+
 def test_step_skips_parameters_without_gradient():
     a = mg.tensor([1.0, 2.0], requires_grad=True)
     b = mg.tensor([3.0, 4.0], requires_grad=True)
@@ -335,13 +344,23 @@ def _bad_layout(sd):
     del sd["state"]
 
 
+def _bad_group_layout(sd):
+    del sd["param_groups"][0]["params"]
+
+
+def _bad_state_layout(sd):
+    sd["state"][0] = [1, 2]
+
+
 @pytest.mark.parametrize("corrupt,message", [
     (_bad_group_count, "2 parameter group"),
     (_bad_group_size, "group 0 has 1 parameter"),
     (_bad_state_shape, "has shape (2, 2) but the parameter has shape (1, 1)"),
     (_bad_state_key, "parameter 7"),
     (_bad_option, "invalid lr"),
-    (_bad_layout, "'state' and 'param_groups'"),
+    (_bad_layout, "expected optimizer.state_dict()'s layout"),
+    (_bad_group_layout, "expected optimizer.state_dict()'s layout"),
+    (_bad_state_layout, "expected optimizer.state_dict()'s layout"),
 ])
 def test_load_state_dict_rejects_a_mismatch_and_changes_nothing(corrupt, message):
     opt, p, q = _trained_adam()
