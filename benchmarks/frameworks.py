@@ -1,0 +1,39 @@
+"""Getting each framework ready on the requested device, or saying clearly why not."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+import minigrad as mg
+from benchmarks.harness import Unavailable
+
+
+def array_module(device: str) -> ModuleType:
+    """numpy for "cpu", cupy for "cuda" (minigrad's backend raises a clear error without one)."""
+    return mg.Device(device).xp
+
+
+def torch_for(device: str) -> tuple[ModuleType, Any]:
+    """(torch, torch.device), or Unavailable when PyTorch (or its CUDA build) is missing."""
+    try:
+        import torch
+    except ImportError:
+        raise Unavailable("PyTorch is not installed (pip install torch)") from None
+    if device == "cuda" and not torch.cuda.is_available():
+        raise Unavailable("this PyTorch build has no usable CUDA device")
+    return torch, torch.device(device)
+
+
+def load_minigrad(module: mg.nn.Module, weights: dict[str, np.ndarray], device: str) -> mg.nn.Module:
+    module.to(device).load_state_dict(weights)
+    return module
+
+
+def load_torch(module: Any, weights: dict[str, np.ndarray], device: Any) -> Any:
+    import torch
+
+    module.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in weights.items()})
+    return module.to(device)

@@ -1,0 +1,169 @@
+"""Running implementations of one workload side by side: the equality check, interleaved
+timing, and NumPy-allocated memory (peak and growth).
+
+An implementation is any object with ``step() -> float`` (one full training step on its own
+copy of the weights; returns the loss) and ``grads() -> {name: ndarray}`` (the gradients
+that step computed, named and shaped as in the workload's weights).
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+REFERENCE = "numpy"  # the hand-written floor every other implementation is compared with
+RTOL = 1e-3
+
+
+class Impl(Protocol):
+    def step(self) -> float: ...
+
+    def grads(self) -> dict[str, Any]: ...
+
+
+class Unavailable(Exception):
+    """An implementation that cannot run here (PyTorch not installed, no CUDA build, ...)."""
+
+
+@dataclass
+class Problem:
+    """What every implementation of a workload starts from: the same weights and batch."""
+
+    config: Any
+    weights: dict[str, np.ndarray]
+    data: dict[str, np.ndarray]
+    lr: float = 0.01
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    unit: str  # what one timed step is, e.g. "step" or "graph"
+    default: Any  # the config benchmarked by default (a dataclass of sizes)
+    smoke: Any  # tiny sizes for the smoke test
+    make_problem: Callable[[Any, int], Problem]
+    impls: dict[str, Callable[[Problem, str], Impl]]  # name -> factory(problem, device)
+    tokens_per_step: Callable[[Any], int] | None = None  # reported as tokens/s when set
+
+
+@dataclass
+class Result:
+    times_ms: dict[str, list[float]] = field(default_factory=dict)
+    peak_bytes: dict[str, int] = field(default_factory=dict)
+    growth_bytes: dict[str, int] = field(default_factory=dict)
+    check: dict[str, str] = field(default_factory=dict)  # impl -> "ok" / mismatch report
+    skipped: dict[str, str] = field(default_factory=dict)  # impl -> why it did not run
+
+    def median_ms(self, impl: str) -> float:
+        return statistics.median(self.times_ms[impl])
+
+
+class CheckFailed(AssertionError):
+    """An implementation computed a different loss or gradient than the NumPy reference."""
+
+
+def to_numpy(a: Any) -> np.ndarray:
+    """A NumPy copy of a NumPy, CuPy or PyTorch array."""
+    if hasattr(a, "detach"):  # torch
+        return a.detach().cpu().numpy()
+    if hasattr(a, "get"):  # cupy
+        return a.get()
+    return np.asarray(a)
+
+
+def build(workload: Workload, problem: Problem, device: str, result: Result) -> dict[str, Impl]:
+    """Every implementation that can run here; the others are recorded as skipped."""
+    impls = {}
+    for name, factory in workload.impls.items():
+        try:
+            impls[name] = factory(problem, device)
+        except Unavailable as e:
+            result.skipped[name] = str(e)
+    return impls
+
+
+def _mismatch(what: str, got: np.ndarray, want: np.ndarray) -> str | None:
+    if got.shape != want.shape:
+        return f"{what}: shape {got.shape}, reference {want.shape}"
+    # atol scales with the tensor, so entries that cancel to ~0 do not fail on rounding.
+    atol = RTOL * 1e-2 * float(np.abs(want).max(initial=0.0))
+    if np.allclose(got, want, rtol=RTOL, atol=atol):
+        return None
+    err = np.abs(got - want)
+    i = np.unravel_index(int(err.argmax()), err.shape)
+    where = tuple(map(int, i))
+    return f"{what}: max |diff| {err[i]:.3g} at {where} (got {got[i]:.6g}, reference {want[i]:.6g})"
+
+
+def check(impls: dict[str, Impl], result: Result) -> None:
+    """One step of each implementation from the same weights: the losses and every gradient
+    must agree with the reference to rtol 1e-3. Raises CheckFailed naming what differs."""
+    losses = {name: float(impl.step()) for name, impl in impls.items()}
+    ref_grads = {k: to_numpy(v) for k, v in impls[REFERENCE].grads().items()}
+    failures = []
+    for name, impl in impls.items():
+        if name == REFERENCE:
+            continue
+        problems = [_mismatch("loss", np.float64(losses[name]), np.float64(losses[REFERENCE]))]
+        grads = impl.grads()
+        for key, want in ref_grads.items():
+            if key not in grads:
+                problems.append(f"grad {key}: missing")
+            else:
+                problems.append(_mismatch(f"grad {key}", to_numpy(grads[key]), want))
+        problems = [p for p in problems if p]
+        result.check[name] = "; ".join(problems) or "ok"
+        if problems:
+            failures.append(f"{name}: " + "; ".join(problems))
+    if failures:
+        raise CheckFailed("\n".join(failures))
+
+
+def time_interleaved(impls: dict[str, Impl], repeats: int, steps: int, result: Result) -> None:
+    """``repeats`` rounds; in each, every implementation runs ``steps`` steps back to back.
+    The order rotates between rounds so no implementation always runs right after another;
+    per-step times go to ``result.times_ms``."""
+    names = list(impls)
+    for name in names:
+        impls[name].step()  # warm-up: first-call caches, BLAS buffers
+    for r in range(repeats):
+        order = names[r % len(names):] + names[: r % len(names)]
+        for name in order:
+            step = impls[name].step
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step()
+            elapsed = time.perf_counter() - t0
+            result.times_ms.setdefault(name, []).append(1e3 * elapsed / steps)
+
+
+def measure_memory(factory: Callable[[], Impl], growth_steps: int) -> tuple[int, int]:
+    """(peak, growth) in bytes of the memory traced by tracemalloc, which sees every NumPy
+    buffer and Python object but not PyTorch's or CuPy's allocators.
+
+    Tracing starts before the implementation is built, so the peak of a steady-state step
+    counts its weights, batch and gradients too: the memory it needs above the process's
+    baseline. Growth is the traced memory after ``growth_steps`` more steps minus that after
+    the first one (a leak shows up as steady growth)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        impl = factory()
+        impl.step()  # warm-up
+        tracemalloc.reset_peak()
+        impl.step()
+        current, peak = tracemalloc.get_traced_memory()
+        for _ in range(growth_steps - 1):
+            impl.step()
+        grown = tracemalloc.get_traced_memory()[0] - current
+    finally:
+        tracemalloc.stop()
+    return peak, grown

@@ -1,0 +1,8 @@
+"""The benchmarked workloads, by name, in the order the table lists them."""
+
+from benchmarks.harness import Workload
+from benchmarks.workloads import mlp, rnn, tiny, transformer
+
+WORKLOADS: dict[str, Workload] = {
+    w.name: w for w in (mlp.WORKLOAD, rnn.WORKLOAD, transformer.WORKLOAD, tiny.WORKLOAD)
+}
