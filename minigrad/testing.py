@@ -256,6 +256,11 @@ def _callable(fn: Any) -> Callable[..., Any]:
     return fn
 
 
+def _check_order(order: int, who: str) -> None:
+    if order not in (1, 2):
+        raise ValueError(f"{who}: order must be 1 or 2, got {order}")
+
+
 def check_example(
     fn: Any,
     inputs: Sequence[Any],
@@ -269,8 +274,7 @@ def check_example(
 
     The step ``check_gradients`` runs on every drawn example.
     """
-    if order not in (1, 2):
-        raise ValueError(f"check_gradients: order must be 1 or 2, got {order}")
+    _check_order(order, "check_gradients")
     call, name, inputs = _callable(fn), _function_name(fn), tuple(inputs)
     try:
         with enable_grad():
@@ -307,6 +311,7 @@ def check_gradients(
     failing input hypothesis could find. ``seed`` fixes the draws; None derandomizes
     them, so a run repeats exactly either way.
     """
+    _check_order(order, "check_gradients")
     counter = [0]
 
     @settings(
@@ -351,8 +356,7 @@ def checkable(*strategies: SearchStrategy[Any], order: int = 1) -> Callable[[Cal
 
     The function is returned unchanged, with ``__minigrad_checkable__`` set.
     """
-    if order not in (1, 2):
-        raise ValueError(f"checkable: order must be 1 or 2, got {order}")
+    _check_order(order, "checkable")
     if not strategies:
         raise ValueError("checkable: give one input strategy per argument of the function")
 
