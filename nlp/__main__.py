@@ -1,0 +1,7 @@
+"""``python -m nlp``: see :mod:`nlp.cli`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

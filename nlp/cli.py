@@ -1,0 +1,188 @@
+"""``python -m nlp train|evaluate|summarize|demo`` (also installed as ``minigrad-summarize``).
+
+Every error a user can cause (bad data line, wrong model folder, empty text, a device
+that is not there) is printed as one ``error: …`` line and exits with status 2; an
+interrupted training run exits with 128 + the signal number after saving its state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from dataclasses import fields
+
+import minigrad as mg
+
+from .checkpoint import ModelDirError
+from .data import DataError, read_jsonl
+from .summarizer import EmptyTextError, Summarizer
+from .tokenizer import MODES
+from .train import TrainConfig, train
+
+__all__ = ["main", "build_parser"]
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """An error to report in one line (exit status 2), not as a traceback."""
+
+
+def _device(spec: str) -> mg.Device:
+    """The device, or a UserError saying what is missing (before any other work)."""
+    try:
+        return mg.Device(spec)
+    except (RuntimeError, ValueError) as e:
+        raise UserError(str(e)) from None
+
+
+# ----------------------------------------------------------------------------- train
+_TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    d = _TRAIN_DEFAULTS
+    p.add_argument("--data", required=True, help="training pairs, JSON Lines {text, summary}")
+    p.add_argument("--dev", help="dev pairs for ROUGE during training (best checkpoint by ROUGE-L)")
+    p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument("--model", choices=["rnn", "transformer"], default=d["model"])
+    p.add_argument("--tokenizer", choices=MODES, default=d["tokenizer"])
+    p.add_argument("--steps", type=int, help="optimizer steps (overrides --epochs)")
+    p.add_argument("--epochs", type=int, default=d["epochs"])
+    p.add_argument("--batch-size", type=int, default=d["batch_size"])
+    p.add_argument("--lr", type=float, default=d["lr"], help="peak learning rate (Adam, warmup + cosine)")
+    p.add_argument("--min-lr", type=float, default=d["min_lr"])
+    p.add_argument("--warmup", type=int, default=d["warmup"])
+    p.add_argument("--clip", type=float, default=d["clip"], help="gradient norm clip (0: off)")
+    p.add_argument("--eval-every", type=int, default=d["eval_every"], help="steps between dev evaluations")
+    p.add_argument("--eval-samples", type=int, default=d["eval_samples"], help="dev pairs per evaluation")
+    p.add_argument("--checkpoint-every", type=int, help="steps between training-state saves "
+                   "(default: at every evaluation)")
+    p.add_argument("--max-src-len", type=int, default=d["max_src_len"])
+    p.add_argument("--max-tgt-len", type=int, default=d["max_tgt_len"])
+    p.add_argument("--min-freq", type=int, default=d["min_freq"])
+    p.add_argument("--max-vocab", type=int, default=d["max_vocab"])
+    p.add_argument("--emb-dim", type=int, default=d["emb_dim"])
+    p.add_argument("--hidden-size", type=int, default=d["hidden_size"], help="GRU size / d_model")
+    p.add_argument("--layers", type=int, default=d["layers"], help="transformer layers")
+    p.add_argument("--heads", type=int, default=d["heads"], help="transformer heads")
+    p.add_argument("--ff-size", type=int, default=d["ff_size"], help="transformer feed-forward size")
+    p.add_argument("--dropout", type=float, default=d["dropout"])
+    p.add_argument("--no-copy", dest="copy", action="store_false", help="turn the copy mechanism off")
+    p.add_argument("--seed", type=int, default=d["seed"])
+    p.add_argument("--max-train", type=int, help="use only the first N training pairs")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    _device(args.device)
+    names = {f.name for f in fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    result = train(cfg)
+    if result.interrupted:
+        return 130
+    best = result.best
+    summary = (f"best dev ROUGE-1/2/L {best['rouge-1']:.1f} / {best['rouge-2']:.1f} / {best['rouge-l']:.1f} "
+               f"at step {best['step']}" if best else "no dev set given")
+    print(f"trained {result.step} steps in {result.seconds / 60:.1f} min; {summary}; model in {cfg.out}")
+    return 0
+
+
+# -------------------------------------------------------------------------- evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_systems, format_table
+
+    device = _device(args.device)
+    rows = read_jsonl(args.data, max_rows=args.limit)
+    if not rows:
+        raise UserError(f"{args.data} holds no pairs")
+    summarizer = Summarizer.load(args.model, device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # long texts are expected here; truncation is the model's setting
+        results = evaluate_systems(summarizer, rows, beam_size=args.beam)
+    print(format_table(results, f"{args.data}: {len(rows)} pairs, character ROUGE F1 (x100)"))
+    return 0
+
+
+# ------------------------------------------------------------------------- summarize
+def _read_text(args: argparse.Namespace) -> str:
+    if args.text is not None and args.file is not None:
+        raise UserError("give the text or --file, not both")
+    if args.text is not None:
+        return args.text
+    if args.file is not None:
+        try:
+            with open(args.file, encoding="utf-8") as f:
+                return f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(f"cannot read {args.file}: {e}") from None
+    return sys.stdin.read()
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    device = _device(args.device)
+    text = _read_text(args)
+    if not text.strip():
+        raise UserError("the text is empty or only whitespace: nothing to summarise")
+    summarizer = Summarizer.load(args.model, device)
+    summary = summarizer.summarize(text, beam_size=args.beam)
+    if not summary.strip():
+        print("(the model produced no summary for this text: it may hold nothing the model "
+              "can read, e.g. only emoji or an unfamiliar script)", file=sys.stderr)
+        return 0
+    print(summary)
+    return 0
+
+
+# ------------------------------------------------------------------------------ demo
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    _device(args.device)
+    run_demo(args.out, args.device, steps=args.steps, show=args.show)
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m nlp", description="Chinese summarisation on minigrad")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, fn, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+        p.set_defaults(fn=fn)
+        return p
+
+    _add_train_args(command("train", cmd_train, "train a summariser"))
+    p = command("evaluate", cmd_evaluate, "score a model against Lead and TextRank")
+    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--data", required=True, help="JSON Lines pairs to score on")
+    p.add_argument("--beam", type=int, default=4, help="beam size (1: greedy only)")
+    p.add_argument("--limit", type=int, help="score only the first N pairs")
+    p = command("summarize", cmd_summarize, "summarise a text (argument, --file or stdin)")
+    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("text", nargs="?", help="the text (default: read stdin)")
+    p.add_argument("--file", help="read the text from this UTF-8 file")
+    p.add_argument("--beam", type=int, default=4)
+    p = command("demo", cmd_demo, "train a small model on the bundled demo corpus and show it")
+    p.add_argument("--out", help="where to keep the demo model (default: a temporary folder)")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: the demo recipe)")
+    p.add_argument("--show", type=int, default=8, help="held-out paragraphs to print")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (UserError, DataError, ModelDirError, EmptyTextError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

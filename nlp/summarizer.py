@@ -1,0 +1,80 @@
+"""Summarise raw text with a trained model: tokenise, encode (with copy ids), decode,
+detokenise. Used by ``evaluate``, ``summarize`` and ``demo``, and by training's dev
+evaluation."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from minigrad import nn
+
+from .checkpoint import ModelMeta, load_model
+from .data import batches, encode_pairs
+from .decoding import SearchConfig, generate
+from .tokenizer import Tokenizer
+from .vocab import Vocab
+
+__all__ = ["Summarizer", "EmptyTextError", "TruncationWarning"]
+
+
+class EmptyTextError(ValueError):
+    """The text to summarise is empty or only whitespace."""
+
+
+class TruncationWarning(UserWarning):
+    """A text was longer than the model's maximum source length and was cut."""
+
+
+class Summarizer:
+    """A model with its vocabulary and tokenizer, ready to summarise text."""
+
+    def __init__(self, model: nn.Module, vocab: Vocab, meta: ModelMeta) -> None:
+        self.model, self.vocab, self.meta = model, vocab, meta
+        self.tokenizer = Tokenizer(meta.tokenizer)
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, device: Any = None) -> Summarizer:
+        """Load the best model saved in ``folder`` (see :mod:`nlp.checkpoint`)."""
+        return cls(*load_model(folder, device))
+
+    def search_config(self, beam_size: int = 1, **options: Any) -> SearchConfig:
+        """Decoding settings: at most the training summary length, no repeated
+        bigrams with beam search (greedy decodes as trained)."""
+        defaults = {"max_length": self.meta.max_tgt_len, "min_length": 1, "beam_size": beam_size,
+                    "no_repeat_ngram_size": 2 if beam_size > 1 else 0}
+        return SearchConfig(**{**defaults, **options})
+
+    def summarize(
+        self, texts: str | Sequence[str], beam_size: int = 1, batch_size: int = 64, **options: Any
+    ) -> str | list[str]:
+        """Summaries of ``texts`` (one string in, one string out). Raises
+        :class:`EmptyTextError` for empty/whitespace text; warns
+        (:class:`TruncationWarning`) when a text is cut to the model's maximum length.
+        ``options`` are :class:`nlp.decoding.SearchConfig` fields."""
+        single = isinstance(texts, str)
+        texts = [texts] if single else list(texts)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                where = "the text" if single else f"text {i + 1}"
+                raise EmptyTextError(f"{where} is empty or only whitespace: nothing to summarise")
+        self._warn_if_truncated(texts)
+        cfg = self.search_config(beam_size, **options)
+        encoded = encode_pairs([(t, "") for t in texts], self.tokenizer, self.vocab, self.meta.max_src_len)
+        out = [""] * len(texts)
+        for batch in batches(encoded, batch_size, shuffle=False):
+            for idx, ids, oovs in zip(batch.indices, generate(self.model, batch, config=cfg), batch.oovs):
+                out[idx] = self.tokenizer.detokenize(self.vocab.decode(ids, oovs=oovs))
+        return out[0] if single else out
+
+    def _warn_if_truncated(self, texts: list[str]) -> None:
+        limit = self.meta.max_src_len
+        long = [i for i, t in enumerate(texts) if len(self.tokenizer.tokenize(t)) > limit]
+        if long:
+            which = "the text" if len(texts) == 1 else f"{len(long)} of {len(texts)} texts"
+            warnings.warn(
+                f"{which} exceeded the model's maximum of {limit} tokens and was truncated to "
+                "its beginning", TruncationWarning, stacklevel=3,
+            )

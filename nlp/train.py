@@ -1,0 +1,309 @@
+"""Training a summariser: the loop, dev evaluation, best/last checkpoints, resume.
+
+``train(TrainConfig(...))`` is what ``python -m nlp train`` runs. The loop:
+
+* builds (or, with ``resume``, reloads) the vocabulary, model, Adam optimizer and a
+  warmup + cosine learning-rate schedule;
+* walks the training set in length-bucketed batches whose order depends only on
+  ``(seed, epoch)``, so a resumed run sees exactly the batches it would have seen;
+* every ``eval_every`` steps decodes ``eval_samples`` dev pairs greedily, records
+  character ROUGE, and keeps the weights with the best ROUGE-L as the model folder's
+  ``model.npz``; it also writes the training state (model, optimizer, schedule, RNG,
+  progress, history) for ``resume`` and redraws the loss/ROUGE curve;
+* on SIGTERM or Ctrl-C it finishes the current step, writes the training state and
+  returns (a second Ctrl-C stops at once), so resuming loses nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+import minigrad as mg
+from minigrad import optim
+
+from . import checkpoint as ckpt
+from .curves import plot_history
+from .data import batches, encode_pairs, read_jsonl
+from .metrics import corpus_rouge
+from .models import ModelConfig, build_model
+from .summarizer import Summarizer
+from .tokenizer import Tokenizer
+from .vocab import Vocab
+
+__all__ = ["TrainConfig", "TrainResult", "train"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs. Either ``steps`` or ``epochs`` bounds the run
+    (``steps`` wins when both are given)."""
+
+    data: str
+    out: str
+    dev: str | None = None
+    device: str = "cpu"
+    model: str = "rnn"
+    tokenizer: str = "char"
+    steps: int | None = None
+    epochs: int | None = 10
+    batch_size: int = 64
+    lr: float = 2e-3
+    min_lr: float = 1e-4
+    warmup: int = 100
+    clip: float = 2.0
+    eval_every: int = 200
+    eval_samples: int = 300
+    checkpoint_every: int | None = None  # default: at every evaluation
+    max_src_len: int = 150
+    max_tgt_len: int = 30
+    min_freq: int = 2
+    max_vocab: int | None = 20000
+    emb_dim: int = 128
+    hidden_size: int = 256
+    layers: int = 3
+    heads: int = 4
+    ff_size: int = 1024
+    dropout: float = 0.2
+    copy: bool = True
+    seed: int = 0
+    resume: bool = False
+    max_train: int | None = None  # use only the first N training pairs (quick runs)
+    progress: bool = True
+
+    def model_config(self, vocab_size: int) -> ModelConfig:
+        return ModelConfig(
+            model=self.model, vocab_size=vocab_size, emb_dim=self.emb_dim, hidden_size=self.hidden_size,
+            dropout=self.dropout, copy=self.copy, layers=self.layers, heads=self.heads,
+            ff_size=self.ff_size, max_positions=max(self.max_src_len, self.max_tgt_len + 2) + 8,
+        )
+
+
+@dataclass
+class TrainResult:
+    step: int
+    interrupted: bool
+    best: dict[str, Any] | None
+    history: dict[str, list] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class _StopFlag:
+    """Set by SIGTERM/SIGINT; the loop stops after the current step. A second SIGINT
+    raises KeyboardInterrupt at once."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.signal == signal.SIGINT and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def __enter__(self) -> _StopFlag:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: no signal handling
+                pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _prepare_vocab(
+    cfg: TrainConfig, out: Path, rows: list[dict], tok: Tokenizer
+) -> tuple[Vocab, ckpt.ModelMeta]:
+    if cfg.resume:
+        meta = ckpt.read_meta(out)
+        vocab = ckpt.read_vocab(out, meta)
+        if meta.tokenizer != cfg.tokenizer or meta.model.model != cfg.model:
+            raise ckpt.ModelDirError(
+                f"--resume: {out} holds a {meta.model.model} model with the {meta.tokenizer!r} tokenizer, "
+                f"not {cfg.model}/{cfg.tokenizer!r}"
+            )
+        return vocab, meta
+    vocab = Vocab.build(
+        (tok(r["text"]) + tok(r["summary"]) for r in rows),
+        min_freq=cfg.min_freq, max_size=cfg.max_vocab, mode=cfg.tokenizer,
+    )
+    meta = ckpt.ModelMeta(cfg.model_config(len(vocab)), cfg.tokenizer, cfg.max_src_len, cfg.max_tgt_len)
+    return vocab, meta
+
+
+def _total_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
+    if cfg.steps is not None:
+        return cfg.steps
+    if cfg.epochs is None:
+        raise ValueError("give steps or epochs")
+    return cfg.epochs * batches_per_epoch
+
+
+class Trainer:
+    """One training run (see the module docstring); :func:`train` drives it."""
+
+    def __init__(self, cfg: TrainConfig, callback: Callable[[Trainer], None] | None = None) -> None:
+        self.cfg, self.callback = cfg, callback
+        self.device = mg.Device(cfg.device)  # fails here, before any work, without CuPy/GPU
+        self.out = Path(cfg.out)
+        self.tok = Tokenizer(cfg.tokenizer)
+        rows = read_jsonl(cfg.data, max_rows=cfg.max_train)
+        self.dev_rows = read_jsonl(cfg.dev)[: cfg.eval_samples] if cfg.dev else []
+        if cfg.resume and not (self.out / ckpt.STATE).is_file():
+            raise ckpt.ModelDirError(f"--resume: {self.out} holds no training state ({ckpt.STATE})")
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.vocab, self.meta = _prepare_vocab(cfg, self.out, rows, self.tok)
+        self.train_set = encode_pairs(rows, self.tok, self.vocab, cfg.max_src_len, cfg.max_tgt_len)
+        self.batches_per_epoch = math.ceil(len(self.train_set) / cfg.batch_size)
+        self.total_steps = _total_steps(cfg, self.batches_per_epoch)
+        mg.manual_seed(cfg.seed)
+        self.model = build_model(self.meta.model).to(self.device)
+        self.optimizer = optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.schedule = optim.lr_scheduler.WarmupCosine(
+            self.optimizer, min(cfg.warmup, max(self.total_steps // 10, 1)), max(self.total_steps, 1),
+            min_lr=cfg.min_lr,
+        )
+        self.step = 0
+        self.history: dict[str, list] = {"step": [], "loss": [], "eval_step": [], "rouge-1": [],
+                                          "rouge-2": [], "rouge-l": [], "seconds": []}
+        self.best: dict[str, Any] | None = None
+        self.elapsed = 0.0  # training seconds before this process (resume)
+        if cfg.resume:
+            self._restore()
+        else:
+            ckpt.write_json(self.out / ckpt.CONFIG, self.meta.to_dict())
+            self.vocab.save(self.out / ckpt.VOCAB)
+
+    # ------------------------------------------------------------------ state
+    def _state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(), "rng": mg.get_rng_state(), "step": self.step,
+            "history": self.history, "best": self.best, "elapsed": self.elapsed + self._run_seconds(),
+            "vocab_fingerprint": ckpt.vocab_fingerprint(self.vocab),
+        }
+
+    def _run_seconds(self) -> float:
+        return time.perf_counter() - self._t0 if hasattr(self, "_t0") else 0.0
+
+    def save_state(self) -> None:
+        """Write the resumable training state (model, optimizer, schedule, RNG, progress)."""
+        mg.save(self._state(), self.out / ckpt.STATE)
+
+    def _restore(self) -> None:
+        state = mg.load(self.out / ckpt.STATE, device=self.device)
+        if state.get("vocab_fingerprint") != ckpt.vocab_fingerprint(self.vocab):
+            raise ckpt.ModelDirError(f"{self.out / ckpt.STATE} was written with another vocabulary")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        mg.set_rng_state(state["rng"])
+        self.step, self.history, self.best = int(state["step"]), state["history"], state["best"]
+        self.elapsed = float(state["elapsed"])
+
+    # --------------------------------------------------------------- evaluation
+    def evaluate(self) -> dict[str, float]:
+        """Greedy ROUGE on the dev subset; saves the model when it is the best so far."""
+        if not self.dev_rows:
+            return {}
+        summarizer = Summarizer(self.model, self.vocab, self.meta)
+        hyps = summarizer.summarize([r["text"] for r in self.dev_rows], batch_size=100)
+        self.model.train()
+        scores = corpus_rouge(hyps, [r["summary"] for r in self.dev_rows])
+        self.history["eval_step"].append(self.step)
+        for k, v in scores.items():
+            self.history[k].append(v)
+        if self.best is None or scores["rouge-l"] > self.best["rouge-l"]:
+            self.best = {"step": self.step, **scores}
+            self.meta.best = self.best
+            ckpt.save_model(self.out, self.model, self.vocab, self.meta)
+        return scores
+
+    def _checkpoint(self, evaluate: bool) -> dict[str, float]:
+        scores = self.evaluate() if evaluate else {}
+        self.save_state()
+        plot_history(self.history, self.out / "curves.png")
+        return scores
+
+    # --------------------------------------------------------------------- loop
+    def _batch_stream(self):
+        """(epoch, batch) pairs from the current step on; the order depends only on
+        (seed, epoch), so resuming replays the same sequence."""
+        epoch, skip = divmod(self.step, self.batches_per_epoch)
+        while True:
+            seed = self.cfg.seed * 1000 + epoch
+            stream = batches(self.train_set, self.cfg.batch_size, shuffle=True, seed=seed)
+            for i, batch in enumerate(stream):
+                if i >= skip:
+                    yield epoch, batch
+            epoch, skip = epoch + 1, 0
+
+    def _train_step(self, batch) -> float:
+        self.optimizer.zero_grad()
+        loss = self.model(batch)
+        loss.backward()
+        if self.cfg.clip:
+            optim.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
+        self.optimizer.step()
+        self.schedule.step()
+        self.step += 1
+        return loss.item()
+
+    def run(self) -> TrainResult:
+        cfg = self.cfg
+        every = cfg.checkpoint_every or cfg.eval_every
+        self._t0 = time.perf_counter()
+        self.model.train()
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not cfg.progress, unit="step",
+                   dynamic_ncols=True)
+        tokens, tick, smooth = 0, time.perf_counter(), None
+        interrupted = False
+        with _StopFlag() as stop:
+            stream = self._batch_stream()
+            while self.step < self.total_steps:
+                epoch, batch = next(stream)
+                loss = self._train_step(batch)
+                smooth = loss if smooth is None else 0.95 * smooth + 0.05 * loss
+                tokens += int(batch.src_mask.sum()) + batch.num_tgt_tokens
+                self.history["step"].append(self.step)
+                self.history["loss"].append(loss)
+                self.history["seconds"].append(self.elapsed + self._run_seconds())
+                rate = tokens / max(time.perf_counter() - tick, 1e-9)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{smooth:.3f}", tok_s=f"{rate:.0f}", refresh=False)
+                bar.update(1)
+                if self.step % cfg.eval_every == 0 or self.step == self.total_steps:
+                    scores = self._checkpoint(evaluate=True)
+                    if scores:
+                        bar.write(f"step {self.step}: dev ROUGE-1/2/L {scores['rouge-1']:.1f} / "
+                                  f"{scores['rouge-2']:.1f} / {scores['rouge-l']:.1f} (best R-L "
+                                  f"{self.best['rouge-l']:.1f} at step {self.best['step']})")
+                elif self.step % every == 0:
+                    self._checkpoint(evaluate=False)
+                if self.callback is not None:
+                    self.callback(self)
+                if stop.signal is not None:
+                    interrupted = True
+                    self.save_state()
+                    bar.write(f"interrupted at step {self.step}: training state saved in {self.out}; "
+                              "continue with --resume")
+                    break
+        bar.close()
+        if self.best is None and not interrupted:  # no dev set: the last weights are the model
+            ckpt.save_model(self.out, self.model, self.vocab, self.meta)
+        seconds = self.elapsed + self._run_seconds()
+        return TrainResult(self.step, interrupted, self.best, self.history, seconds)
+
+
+def train(cfg: TrainConfig, callback: Callable[[Trainer], None] | None = None) -> TrainResult:
+    """Run (or resume) training as ``cfg`` says; ``callback(trainer)`` runs after every step."""
+    return Trainer(cfg, callback).run()
