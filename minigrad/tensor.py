@@ -239,6 +239,8 @@ class Tensor:
         d = resolve_dtype(dtype)
         if d == self.data.dtype:
             return self
+        if d.kind != "f":  # integers and bools carry no gradient: the result is a constant
+            return Tensor._wrap(self.data.astype(d), self.device)
         return ops.Cast.apply(self, d)
 
     def to(self, target: Any = None, dtype: Any = None) -> Tensor:
