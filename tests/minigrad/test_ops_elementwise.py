@@ -34,6 +34,7 @@ SMOOTH = [
     ("log", lambda x: x.log(), np.log, smooth_floats(0.1, 4.0)),
     ("tanh", lambda x: x.tanh(), np.tanh, smooth_floats()),
     ("sigmoid", lambda x: x.sigmoid(), _sigmoid, smooth_floats(-6.0, 6.0)),
+    ("erf", lambda x: x.erf(), _erf, smooth_floats()),
     ("gelu", lambda x: x.gelu(), _gelu_exact, smooth_floats()),
     ("gelu_tanh", lambda x: x.gelu(approximate="tanh"), _gelu_tanh, smooth_floats()),
     ("sqrt", lambda x: x.sqrt(), np.sqrt, smooth_floats(0.1, 4.0)),
