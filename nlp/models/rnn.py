@@ -1,4 +1,5 @@
-"""The recurrent summariser: BiGRU encoder, GRU decoder, attention and copy.
+"""The recurrent summariser: BiGRU encoder (H/2 per direction), GRU decoder (H), attention
+and copy.
 
 Luong-style (attention reads the decoder state *after* its GRU step), so teacher-forced
 training runs the decoder GRU over all target steps at once and then attends and
@@ -43,17 +44,20 @@ class RNNSummarizer(nn.Module):
         copy: bool = True,
     ) -> None:
         super().__init__()
+        if hidden_size % 2:
+            raise ValueError(f"hidden_size must be even (two encoder directions), got {hidden_size}")
         self.vocab_size, self.copy = vocab_size, copy
         H = hidden_size
         self.embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=Vocab.pad_id)
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
-        self.encoder = GRU(emb_dim, H, bidirectional=True)
-        self.bridge = nn.Linear(2 * H, H)
+        # H/2 per direction: the recurrence costs ∝ size², and the memory is still H wide
+        self.encoder = GRU(emb_dim, H // 2, bidirectional=True)
+        self.bridge = nn.Linear(H, H)
         self.decoder = GRU(emb_dim, H)
-        self.attn_key = nn.Linear(2 * H, H, bias=False)
-        self.combine = nn.Linear(3 * H, emb_dim)
+        self.attn_key = nn.Linear(H, H, bias=False)
+        self.combine = nn.Linear(2 * H, emb_dim)
         self.out_bias = nn.Parameter(mg.zeros(vocab_size))
-        self.gen = nn.Linear(3 * H + emb_dim, 1) if copy else None
+        self.gen = nn.Linear(2 * H + emb_dim, 1) if copy else None
         self.drop = nn.Dropout(dropout)
 
     # ------------------------------------------------------------------ pieces
@@ -62,7 +66,7 @@ class RNNSummarizer(nn.Module):
         return self.drop(self.embedding(ids))
 
     def encode(self, src: np.ndarray, src_mask: np.ndarray) -> tuple[Tensor, Tensor, Tensor]:
-        """(memory (B, S, 2H), attention keys (B, S, H), first decoder state (B, H))."""
+        """(memory (B, S, H), attention keys (B, S, H), first decoder state (B, H))."""
         memory, h_n = self.encoder(self._embed(src), mask=src_mask)
         s0 = self.bridge(mg.concat([h_n[0], h_n[1]], axis=-1)).tanh()
         return memory, self.attn_key(memory), s0
