@@ -2,6 +2,7 @@
 
 from . import init
 from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .attention import MultiHeadAttention
 from .container import ModuleList, Sequential
 from .dropout import Dropout
 from .embedding import Embedding
@@ -10,7 +11,15 @@ from .loss import CrossEntropyLoss, MSELoss
 from .module import Module
 from .normalization import LayerNorm
 from .parameter import Parameter
+from .positional import PositionalEncoding
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "init", "Module", "Parameter", "Sequential", "ModuleList",
@@ -18,4 +27,6 @@ __all__ = [
     "ReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax",
     "CrossEntropyLoss", "MSELoss",
     "RNNCell", "GRUCell", "LSTMCell", "RNN", "GRU", "LSTM",
+    "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer", "TransformerDecoderLayer",
+    "TransformerEncoder", "TransformerDecoder", "Transformer",
 ]
