@@ -68,7 +68,8 @@ def _leaves(inputs: tuple[Any, ...]) -> list[mg.Tensor]:
 
 
 def _snapshot(inputs: tuple[Any, ...]) -> list[Any]:
-    return [np.array(as_numpy(x), copy=True) if isinstance(x, mg.Tensor) else x for x in inputs]
+    """Copies of the inputs for NumPy: tensors (also inside an index) as arrays."""
+    return [np.array(x.numpy(), copy=True) if isinstance(x, mg.Tensor) else as_numpy(x) for x in inputs]
 
 
 def _assert_unchanged(inputs: tuple[Any, ...], before: list[Any], when: str) -> None:
@@ -88,8 +89,9 @@ def _shares(a: mg.Tensor, b: mg.Tensor) -> bool:
 
 def check_forward(fn: Callable, reference: Callable, inputs: tuple[Any, ...], rtol: float,
                   atol: float) -> mg.Tensor:
+    # The reference sees the inputs as they were before the op ran (the op may be buggy).
+    expected = np.asarray(reference(*(_snapshot(inputs))))
     out = fn(*inputs)
-    expected = np.asarray(reference(*(as_numpy(x) for x in inputs)))
     assert isinstance(out, mg.Tensor)
     assert out.shape == expected.shape, f"shape {out.shape}, NumPy gives {expected.shape}"
     assert out.dtype == expected.dtype, f"dtype {out.dtype}, NumPy gives {expected.dtype}"
