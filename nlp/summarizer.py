@@ -75,6 +75,6 @@ class Summarizer:
         if long:
             which = "the text" if len(texts) == 1 else f"{len(long)} of {len(texts)} texts"
             warnings.warn(
-                f"{which} exceeded the model's maximum of {limit} tokens and was truncated to "
-                "its beginning", TruncationWarning, stacklevel=3,
+                f"{which} exceeded the model's maximum of {limit} tokens: only the first {limit} "
+                "tokens are summarised", TruncationWarning, stacklevel=3,
             )

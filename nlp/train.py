@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import signal
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from .curves import plot_history
 from .data import batches, encode_pairs, read_jsonl
 from .metrics import corpus_rouge
 from .models import ModelConfig, build_model
-from .summarizer import Summarizer
+from .summarizer import Summarizer, TruncationWarning
 from .tokenizer import Tokenizer
 from .vocab import Vocab
 
@@ -217,7 +218,9 @@ class Trainer:
         if not self.dev_rows:
             return {}
         summarizer = Summarizer(self.model, self.vocab, self.meta)
-        hyps = summarizer.summarize([r["text"] for r in self.dev_rows], batch_size=100)
+        with warnings.catch_warnings():  # dev texts beyond max_src_len are cut as in training
+            warnings.simplefilter("ignore", TruncationWarning)
+            hyps = summarizer.summarize([r["text"] for r in self.dev_rows], batch_size=100)
         self.model.train()
         scores = corpus_rouge(hyps, [r["summary"] for r in self.dev_rows])
         self.history["eval_step"].append(self.step)

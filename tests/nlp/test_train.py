@@ -1,0 +1,79 @@
+"""The training loop: outputs, exact resume after SIGTERM/Ctrl-C, refusing a wrong folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nlp import checkpoint as ckpt
+from nlp.demo import DEMO_CORPUS
+from nlp.train import TrainConfig, train
+from nlp.vocab import Vocab
+
+
+def _cfg(out: Path, **kw) -> TrainConfig:
+    base = dict(data=str(DEMO_CORPUS), dev=str(DEMO_CORPUS), out=str(out), max_train=48, steps=12,
+                batch_size=8, eval_every=4, eval_samples=6, emb_dim=16, hidden_size=16, dropout=0.3,
+                warmup=2, max_tgt_len=12, progress=False)
+    return TrainConfig(**{**base, **kw})
+
+
+def _weights(folder: Path, name: str = ckpt.STATE) -> dict[str, np.ndarray]:
+    import minigrad as mg
+
+    state = mg.load(folder / name)
+    model = state["model"] if name == ckpt.STATE else state
+    return {k: v.numpy() for k, v in model.items()}
+
+
+def test_a_run_writes_the_model_folder_and_keeps_the_best_dev_checkpoint(tmp_path):
+    result = train(_cfg(tmp_path))
+    assert result.step == 12 and not result.interrupted
+    for name in (ckpt.CONFIG, ckpt.VOCAB, ckpt.WEIGHTS, ckpt.STATE, "curves.png"):
+        assert (tmp_path / name).is_file(), name
+    assert result.history["eval_step"] == [4, 8, 12]
+    best_rl = max(result.history["rouge-l"])
+    assert result.best["rouge-l"] == best_rl
+    meta = json.loads((tmp_path / ckpt.CONFIG).read_text())
+    assert meta["best"]["step"] == result.best["step"] and meta["version"] == ckpt.VERSION
+    model, vocab, _ = ckpt.load_model(tmp_path)
+    assert len(vocab) == meta["model"]["vocab_size"]
+    assert result.history["loss"][-1] < result.history["loss"][0]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_an_interrupted_run_resumes_exactly_where_it_stopped(tmp_path, sig):
+    straight = train(_cfg(tmp_path / "straight"))
+
+    def interrupt_at_step_6(trainer):
+        if trainer.step == 6:
+            os.kill(os.getpid(), sig)
+
+    part = train(_cfg(tmp_path / "split"), callback=interrupt_at_step_6)
+    assert part.interrupted and part.step == 6  # stopped right after the step it was in
+    assert json.loads((tmp_path / "split" / ckpt.CONFIG).read_text())["format"] == ckpt.FORMAT
+    resumed = train(_cfg(tmp_path / "split", resume=True))
+    assert resumed.step == 12 and not resumed.interrupted
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "split")
+    assert a.keys() == b.keys()
+    for k in a:  # same batches, same dropout masks, same optimizer state: identical weights
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert resumed.history["loss"] == straight.history["loss"]
+    assert resumed.best == straight.best
+
+
+def test_resume_refuses_a_folder_with_another_vocabulary(tmp_path):
+    train(_cfg(tmp_path, steps=4))
+    Vocab(["甲", "乙"], mode="char").save(tmp_path / ckpt.VOCAB)
+    with pytest.raises(ckpt.ModelDirError, match="not the vocabulary"):
+        train(_cfg(tmp_path, resume=True))
+
+
+def test_resume_without_a_saved_state_says_so(tmp_path):
+    with pytest.raises(ckpt.ModelDirError, match="no training state"):
+        train(_cfg(tmp_path, resume=True))
