@@ -53,11 +53,12 @@ def _teacher_forced_logp(model, batch) -> float:
     return total / count
 
 
+@pytest.mark.parametrize("kind", ["rnn", "transformer"])
 @pytest.mark.parametrize("copy", [True, False])
-def test_training_loss_equals_the_decoders_step_by_step_likelihood(copy):
+def test_training_loss_equals_the_decoders_step_by_step_likelihood(kind, copy):
     vocab, batch = _data()
     assert batch.max_oov > 0 and (batch.tgt_out_ext >= len(vocab)).any()
-    model = _model("rnn", vocab, copy=copy)
+    model = _model(kind, vocab, copy=copy)
     model.eval()
     loss = model(batch).item()
     if not copy:  # without copy a source OOV in the target is scored as <unk>
@@ -89,7 +90,7 @@ def test_copy_nll_is_the_mixture_likelihood_and_has_exact_gradients():
     assert loss(logits, attn_logits, gate).item() == pytest.approx(-np.mean(expected), rel=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["rnn"])
+@pytest.mark.parametrize("kind", ["rnn", "transformer"])
 def test_a_tiny_model_learns_to_reproduce_its_training_summaries(kind):
     vocab, batch = _data(left_out=())
     model = _model(kind, vocab)
