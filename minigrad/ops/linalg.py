@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..autograd import Function
 from .shape import unbroadcast
 
@@ -43,11 +45,29 @@ class MatMul(Function):
         else:
             g = grad
         ga = gb = None
-        if need_a:
-            ga = unbroadcast(g @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
+        if need_a:  # G·Bᵀ, as (B·Gᵀ)ᵀ when A is laid out transposed (see _transposed)
+            if _transposed(a.data):
+                ga = (b2 @ g.swapaxes(-1, -2)).swapaxes(-1, -2)
+            else:
+                ga = g @ b2.swapaxes(-1, -2)
+            ga = unbroadcast(ga, a2.shape).reshape(a.shape)
         if need_b and a.ndim > 2 and b.ndim == 2:
             # Sum over the batch by folding it into the product, not by forming (…, K, N).
-            gb = a.reshape(-1, a.shape[-1]).swapaxes(0, 1) @ g.reshape(-1, g.shape[-1])
-        elif need_b:
-            gb = unbroadcast(a2.swapaxes(-1, -2) @ g, b2.shape).reshape(b.shape)
+            a2, g = a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1])
+        if need_b:  # Aᵀ·G, as (Gᵀ·A)ᵀ when B is laid out transposed
+            if _transposed(b.data):
+                gb = (g.swapaxes(-1, -2) @ a2).swapaxes(-1, -2)
+            else:
+                gb = a2.swapaxes(-1, -2) @ g
+            gb = unbroadcast(gb, b2.shape).reshape(b.shape)
         return ga, gb
+
+
+def _transposed(array: Any) -> bool:
+    """Whether ``array``'s last two axes are swapped in memory, as in ``W.T``. Its gradient is
+    then computed in the same layout, (Gᵀ·A)ᵀ instead of Aᵀ·G, so that the transpose's
+    backward hands the weight a contiguous gradient: the optimizer update and gradient sums
+    over a mixed-layout pair run ~10x slower."""
+    if array.ndim < 2 or array.shape[-1] == 1 or array.shape[-2] == 1:
+        return False
+    return array.strides[-2] < array.strides[-1]
