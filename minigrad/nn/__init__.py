@@ -28,5 +28,8 @@ __all__ = [
     "CrossEntropyLoss", "MSELoss",
     "RNNCell", "GRUCell", "LSTMCell", "RNN", "GRU", "LSTM",
     "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderLayer", "TransformerDecoderLayer",
-    "TransformerEncoder", "TransformerDecoder", "Transformer",
+    "TransformerEncoder", "TransformerDecoder", "Transformer", "MultiheadAttention",
 ]
+
+# PyTorch's spelling, so code ported from torch.nn runs after changing only its imports.
+MultiheadAttention = MultiHeadAttention

@@ -8,8 +8,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
+import numpy
+
 from ..backend import Device, device_of_array, to_device
-from ..tensor import Tensor, _is_device_spec, resolve_dtype
+from ..tensor import Tensor, _is_array, _is_device_spec, resolve_dtype
 from .parameter import Parameter
 
 
@@ -323,11 +325,15 @@ def _indent(text: str) -> str:
 
 
 def _array_like(value: Any, target: Tensor) -> Any:
-    """``value`` as an array on ``target``'s device and dtype, or None if it is no array."""
+    """``value`` (a Tensor, a NumPy/CuPy array, or anything with ``__array__``, such as a
+    CPU tensor of another framework) as an array on ``target``'s device and dtype, or None
+    if it is none of these."""
     if isinstance(value, Tensor):
         arr, src = value.data, value.device
-    elif hasattr(value, "shape") and hasattr(value, "dtype"):
+    elif _is_array(value):
         arr, src = value, device_of_array(value)
+    elif hasattr(value, "__array__"):
+        arr, src = numpy.asarray(value), Device("cpu")
     else:
         return None
     if src is not target.device:

@@ -235,3 +235,15 @@ def test_sequential_and_modulelist_indexing():
     assert ml[0] is layers[0] and list(ml) == layers
     with pytest.raises(IndexError):
         ml[3]
+
+
+def test_load_state_dict_accepts_a_pytorch_state_dict_directly():
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.Linear(3, 2)
+    ours = nn.Linear(3, 2)
+    ours.load_state_dict(theirs.state_dict())
+    np.testing.assert_array_equal(ours.weight.numpy(), theirs.weight.detach().numpy())
+
+
+def test_pytorch_spelling_of_multihead_attention_is_the_same_class():
+    assert nn.MultiheadAttention is nn.MultiHeadAttention
