@@ -37,7 +37,8 @@ def gradcheck_module(module: nn.Module, *inputs: mg.Tensor, **kwargs) -> bool:
     """mg.gradcheck of ``module(*inputs)`` with respect to the inputs that require grad and
     every parameter, in float64. Tuple/nested outputs are flattened to their tensors."""
     module.double()
-    names, params = zip(*module.named_parameters())
+    named = list(module.named_parameters())
+    names, params = [n for n, _ in named], [p for _, p in named]
     n_in = len(inputs)
 
     def fn(*args):

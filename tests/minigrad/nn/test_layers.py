@@ -210,3 +210,55 @@ def test_activation_layers_match_torch(name):
     ours = getattr(nn, name)(**kwargs)(x).numpy()
     theirs = getattr(torch.nn, name)(**kwargs)(torch_tensor(x)).numpy()
     np.testing.assert_allclose(ours, theirs, atol=1e-12)
+
+
+# -- gradcheck of the remaining layers -------------------------------------------------------
+
+
+class _Seeded(nn.Module):
+    """Re-seed before each call, so a random layer draws the same mask on every evaluation."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, *args):
+        mg.manual_seed(11)
+        return self.inner(*args)
+
+
+def test_dropout_in_training_passes_gradcheck_with_a_fixed_mask():
+    assert gradcheck_module(_Seeded(nn.Dropout(0.4)), mg.randn(3, 4, requires_grad=True))
+
+
+@pytest.mark.parametrize("name", ["ReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax"])
+def test_activation_layers_pass_gradcheck(name):
+    x = mg.tensor(np.random.default_rng(0).uniform(0.1, 2.0, (3, 4)) * np.array([1, -1, 1, -1]),
+                  requires_grad=True)  # away from relu's kink at 0
+    assert gradcheck_module(getattr(nn, name)(), x)
+
+
+def test_loss_layers_pass_gradcheck():
+    logits = mg.randn(4, 3, requires_grad=True)
+    target = mg.tensor([0, 2, -100, 1])
+    assert gradcheck_module(_WithTarget(nn.CrossEntropyLoss(label_smoothing=0.1), target), logits)
+    pred, goal = mg.randn(3, 2, requires_grad=True), mg.randn(3, 2, requires_grad=True)
+    assert gradcheck_module(nn.MSELoss(), pred, goal)
+
+
+class _WithTarget(nn.Module):
+    def __init__(self, loss: nn.Module, target: mg.Tensor) -> None:
+        super().__init__()
+        self.loss, self.target = loss, target
+
+    def forward(self, x):
+        return self.loss(x, self.target)
+
+
+def test_sequential_mlp_passes_gradcheck():
+    mlp = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    assert gradcheck_module(mlp, mg.randn(2, 3, requires_grad=True))
+
+
+def test_positional_encoding_passes_gradcheck():
+    assert gradcheck_module(nn.PositionalEncoding(4, max_len=8), mg.randn(3, 2, 4, requires_grad=True))

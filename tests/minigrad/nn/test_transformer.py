@@ -170,3 +170,9 @@ def test_transformer_bad_shapes_raise(src_shape, tgt_shape, match):
 def test_unknown_activation_raises():
     with pytest.raises(ValueError, match="activation"):
         nn.TransformerEncoderLayer(D, HEADS, activation="swish")
+
+
+def test_full_transformer_passes_gradcheck():
+    model = nn.Transformer(4, 2, 1, 1, 6).eval()
+    src, tgt = mg.randn(3, 2, 4, requires_grad=True), mg.randn(2, 2, 4, requires_grad=True)
+    assert gradcheck_module(model, src, tgt, fast_mode=True)
