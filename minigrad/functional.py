@@ -27,7 +27,7 @@ from .tensor import Tensor
 
 __all__ = [
     "linear", "relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax", "cross_entropy",
-    "mse_loss", "layer_norm", "dropout", "embedding", "scaled_dot_product_attention",
+    "mse_loss", "layer_norm", "dropout", "embedding", "scaled_dot_product_attention", "attention",
 ]
 
 
@@ -236,6 +236,8 @@ def cross_entropy(
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if not isinstance(target, Tensor):
         target = Tensor(target, device=logits.device)
+    elif target.device is not logits.device:
+        raise RuntimeError(f"cross_entropy: logits are on {logits.device} but the targets on {target.device}")
     if logits.ndim == 0:
         raise ValueError("cross_entropy: logits must have a class axis, got a scalar")
     soft = target.dtype.kind == "f"
