@@ -247,3 +247,15 @@ def test_load_state_dict_accepts_a_pytorch_state_dict_directly():
 
 def test_pytorch_spelling_of_multihead_attention_is_the_same_class():
     assert nn.MultiheadAttention is nn.MultiHeadAttention
+
+
+def test_optimizer_created_before_to_keeps_training_the_moved_parameters():
+    from minigrad import optim
+
+    lin = nn.Linear(2, 1)
+    opt = optim.SGD(lin.parameters(), lr=0.1)
+    lin.to(mg.float64)
+    before = lin.weight.numpy().copy()
+    lin(mg.ones(1, 2, dtype=mg.float64)).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(lin.weight.numpy(), before - 0.1)
