@@ -9,7 +9,7 @@ setup(
     python_requires=">=3.10",
     install_requires=["numpy>=1.24", "jieba>=0.42", "tqdm>=4.60"],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80", "rouge-score>=0.1.2", "matplotlib>=3.5"],
+        "test": ["pytest>=7", "hypothesis>=6.80", "rouge-score>=0.1.2", "matplotlib>=3.5", "threadpoolctl>=3"],
         "gpu": ["cupy-cuda12x"],
         "plot": ["matplotlib>=3.5"],
         "dev": ["ruff"],
