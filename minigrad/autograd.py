@@ -95,15 +95,16 @@ class Function:
     (``None`` where there is none). ``Function.apply(*args)`` runs it and records the node.
     """
 
-    # Instance attributes (the instance is the graph node and the ctx).
-    inputs: tuple[Any, ...] | None
+    # Instance attributes (the instance is the graph node and the ctx), set by ``apply`` when
+    # it records the node; the class-level values are the defaults of a node it did not record.
+    inputs: tuple[Any, ...] | None = None
     needs_input_grad: list[bool]
     device: Any
     _outputs: list[weakref.ref]
-    _out_arrays: tuple[Any, ...]
-    _saved: tuple[_Saved, ...] | None
-    _freed: bool
-    _in_arrays: tuple[Any, ...]
+    _out_arrays: tuple[Any, ...] = ()
+    _saved: tuple[_Saved, ...] | None = None
+    _to_save: tuple[Any, ...] | None = None
+    _freed = False
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> Any:
@@ -117,15 +118,7 @@ class Function:
     def save_for_backward(self, *values: Any) -> None:
         """Keep arrays for backward. Inputs and outputs come back as their Tensors, so
         gradients of gradients flow through them (``create_graph=True``)."""
-        if not self._record:
-            return
-        self._saved = tuple(self._classify(v) for v in values)
-
-    def _classify(self, v: Any) -> _Saved:
-        for i, a in enumerate(self._in_arrays):
-            if v is a:
-                return _Saved("input", i)
-        return _Saved("const", v)
+        self._to_save = values  # sorted into inputs/outputs/constants by apply, if it records
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
@@ -156,6 +149,7 @@ class Function:
     # -- running -------------------------------------------------------------
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        # The hot path of every op: plain loops, no comprehensions (each is a call in 3.11).
         ctx = cls.__new__(cls)
         dev = None
         record = False
@@ -163,65 +157,67 @@ class Function:
         needs = []
         for a in args:
             if isinstance(a, Tensor):
-                if dev is None:
+                if a.device is not dev:
+                    if dev is not None:
+                        _device_mismatch(cls.__name__, args)
                     dev = a.device
-                elif a.device is not dev:
-                    _device_mismatch(cls.__name__, args)
-                arrays.append(a.data)
-                needs.append(a._rg)
                 record = record or a._rg
+                needs.append(a._rg)
+                arrays.append(a.data)
             else:
-                arrays.append(a)
                 needs.append(False)
-        record = record and _GradMode.enabled
-        ctx._record = record
-        ctx._in_arrays = arrays
-        ctx._saved = None
+                arrays.append(a)
         ctx.device = dev
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, IndexError, TypeError) as e:
             raise _op_error(cls, args, e) from e
-        ctx._in_arrays = ()
-        multi = isinstance(out, tuple)
+        multi = type(out) is tuple
         outs = out if multi else (out,)
-        wrap = Tensor._wrap
-        if record:
+        tensors = []
+        if record and _GradMode.enabled:
             ctx.inputs = args
             ctx.needs_input_grad = needs
-            ctx._freed = False
-            tensors = [wrap(o, dev, True, ctx, i) for i, o in enumerate(outs)]
-            ctx._outputs = [weakref.ref(t) for t in tensors]
+            ctx._outputs = refs = []  # outputs are held weakly: dropping them frees the graph
+            for i, o in enumerate(outs):
+                t = Tensor._wrap(o, dev, True, ctx, i)
+                tensors.append(t)
+                refs.append(weakref.ref(t))
             if multi:  # so a missing output gradient can be filled with zeros of the right kind
                 ctx._out_meta = [(o.shape, o.dtype) for o in outs]
-            ctx._out_arrays = ctx._mark_saved_outputs(outs) if ctx._saved is not None else ()
+            if ctx._to_save is not None:
+                ctx._keep_saved(arrays, outs)
         else:
-            tensors = [wrap(o, dev) for o in outs]
+            for o in outs:
+                tensors.append(Tensor._wrap(o, dev))
         if _anomaly is not None:
             _anomaly.check_forward(ctx, outs)
         return tuple(tensors) if multi else tensors[0]
 
-    _record = False
-
-    def _mark_saved_outputs(self, outs: tuple[Any, ...]) -> tuple[Any, ...]:
-        """Saved arrays that are this op's outputs come back as its output Tensors."""
-        if self._saved is None:
-            return ()
-        found = False
+    def _keep_saved(self, inputs: list[Any], outputs: tuple[Any, ...]) -> None:
+        """Sort what forward saved: inputs and outputs are restored as their Tensors."""
         saved = []
-        for s in self._saved:
-            if s.kind == "const":
-                for i, o in enumerate(outs):
-                    if s.value is o:
-                        s = _Saved("output", i)
-                        found = True
-                        break
+        for value in self._to_save:
+            s = _locate(value, inputs, outputs)
+            if s.kind == "output":
+                self._out_arrays = outputs  # to recreate a saved output whose Tensor was dropped
             saved.append(s)
         self._saved = tuple(saved)
-        return outs if found else ()
+        self._to_save = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} node>"
+
+
+def _locate(value: Any, inputs: list[Any], outputs: tuple[Any, ...]) -> _Saved:
+    """A saved array that is an input or an output of its op is restored as that Tensor."""
+    for i, a in enumerate(inputs):
+        if value is a:
+            return _Saved("input", i)
+    for i, o in enumerate(outputs):
+        if value is o:
+            return _Saved("output", i)
+    return _Saved("const", value)
 
 
 def _shapes(args: Sequence[Any]) -> str:
