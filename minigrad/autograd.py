@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
@@ -249,34 +249,28 @@ _anomaly: Any = None
 # -- the graph walk ------------------------------------------------------------
 
 
-def _parents(node: Function) -> Iterator[Function]:
-    if node.inputs is None:
-        return
-    for inp, need in zip(node.inputs, node.needs_input_grad):
-        if need and inp._ctx is not None:
-            yield inp._ctx
-
-
 def _toposort(roots: Sequence[Function]) -> list[Function]:
     """Nodes reachable from ``roots``, each before every node it feeds into, reversed:
-    i.e. the order in which backward can run. Iterative DFS, so any depth works."""
+    i.e. the order in which backward can run. Iterative DFS, so any depth works: a node is
+    pushed once to visit its parents and once more (as ``done``) to be emitted after them."""
     order: list[Function] = []
     visited: set[int] = set()
-    for root in roots:
-        if id(root) in visited:
+    stack = [(root, False) for root in reversed(roots)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
             continue
-        visited.add(id(root))
-        stack = [(root, _parents(root))]
-        while stack:
-            node, parents = stack[-1]
-            for parent in parents:
-                if id(parent) not in visited:
-                    visited.add(id(parent))
-                    stack.append((parent, _parents(parent)))
-                    break
-            else:  # every parent is finished: node comes after them in post-order
-                stack.pop()
-                order.append(node)
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node.inputs is None:  # freed by an earlier backward; _run reports it
+            continue
+        # Reversed, so the first input's subgraph is popped and emitted first (recursive order).
+        for inp, need in reversed(tuple(zip(node.inputs, node.needs_input_grad))):
+            if need and inp._ctx is not None and id(inp._ctx) not in visited:
+                stack.append((inp._ctx, False))
     order.reverse()
     return order
 
@@ -298,18 +292,19 @@ def _run(
 ) -> dict[int, Tensor] | None:
     """Backpropagate from ``roots``. Accumulates into leaf ``.grad`` when ``targets`` is None,
     otherwise returns {id(target): grad} and writes no ``.grad``."""
-    grads: dict[Any, Tensor] = {}  # (node, output index) -> gradient flowing into that output
-    leaf_grads: dict[int, tuple[Tensor, Tensor]] = {}
+    sums = _Sums(create_graph)  # keys: (node, output index), or id(leaf) for a leaf
+    leaves: dict[int, Tensor] = {}
     taken = {id(g.data) for g in root_grads}  # arrays already visible to the caller
     root_nodes = []
     for r, g in zip(roots, root_grads):
         node = r._ctx
         if node is None:  # the root is a leaf itself
-            _accumulate_leaf(leaf_grads, r, g)
+            leaves[id(r)] = r
+            sums.add(id(r), g)
             continue
         if node._freed:
             raise _freed_error(node)
-        _accumulate(grads, (node, r._idx), g)
+        sums.add((node, r._idx), g)
         root_nodes.append(node)
 
     target_ids = None if targets is None else {id(t) for t in targets}
@@ -320,7 +315,7 @@ def _run(
         for node in _toposort(root_nodes):
             if node._freed:
                 raise _freed_error(node)
-            out_grads = _output_grads(node, grads)
+            out_grads = _output_grads(node, sums)
             if out_grads is None:
                 continue
             for out, g in zip(node._outputs, out_grads):
@@ -343,9 +338,10 @@ def _run(
                 if need and g is not None:
                     parent = inp._ctx
                     if parent is None:
-                        _accumulate_leaf(leaf_grads, inp, g)
+                        leaves[id(inp)] = inp
+                        sums.add(id(inp), g)
                     else:
-                        _accumulate(grads, (parent, inp._idx), g)
+                        sums.add((parent, inp._idx), g)
             if not retain_graph:
                 node.inputs = None
                 node._saved = None
@@ -355,27 +351,57 @@ def _run(
         _GradMode.enabled = prev_mode
 
     if target_ids is not None:
-        for tid, (_, g) in leaf_grads.items():
-            if tid in target_ids:
-                captured[tid] = g
+        for key in leaves:
+            if key in target_ids:
+                captured[key] = sums.pop(key)
         return captured
-    for leaf, g in leaf_grads.values():
-        g = _unaliased(g, taken)
+    for key, leaf in leaves.items():
+        g = _unaliased(sums.pop(key), taken)
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     return None
 
 
-def _accumulate(grads: dict, key: Any, g: Tensor) -> None:
-    prev = grads.get(key)
-    grads[key] = g if prev is None else prev + g
+class _Sums:
+    """The gradients reaching each slot of the walk (an output of a node, or a leaf), summed.
+
+    Without ``create_graph`` there is no graph to record, so sums are plain array additions;
+    and once a slot holds a buffer the walk allocated itself (that no one else can see),
+    later gradients are added into it in place: a weight used T times costs one new buffer,
+    not T.
+    """
+
+    __slots__ = ("values", "owned", "create_graph")
+
+    def __init__(self, create_graph: bool) -> None:
+        self.values: dict[Any, Tensor] = {}
+        self.owned: set[Any] = set()  # slots whose buffer the walk allocated
+        self.create_graph = create_graph
+
+    def add(self, key: Any, g: Tensor) -> None:
+        prev = self.values.get(key)
+        if prev is None:
+            self.values[key] = g
+        elif self.create_graph:
+            self.values[key] = prev + g
+        elif key in self.owned and prev.data.dtype == g.data.dtype:
+            prev.data += g.data
+        else:
+            self.values[key] = Tensor._wrap(prev.data + g.data, prev.device)
+            self.owned.add(key)
+
+    def pop(self, key: Any) -> Tensor | None:
+        """Take a slot's sum out; from here on others may see its buffer."""
+        self.owned.discard(key)
+        return self.values.pop(key, None)
 
 
-def _output_grads(node: Function, grads: dict) -> list[Tensor] | None:
+def _output_grads(node: Function, sums: _Sums) -> list[Tensor] | None:
     """The gradients flowing into each output of ``node`` (zeros for outputs that got none),
     or None when no gradient reached the node at all."""
-    out_grads = [grads.pop((node, i), None) for i in range(len(node._outputs))]
-    if len(out_grads) == 1:
-        return None if out_grads[0] is None else out_grads
+    if len(node._outputs) == 1:
+        g = sums.pop((node, 0))
+        return None if g is None else [g]
+    out_grads = [sums.pop((node, i)) for i in range(len(node._outputs))]
     if all(g is None for g in out_grads):
         return None
     xp = node.device.xp
@@ -397,11 +423,6 @@ def _unaliased(g: Tensor, taken: set[int]) -> Tensor:
     return g
 
 
-def _accumulate_leaf(leaf_grads: dict, leaf: Tensor, g: Tensor) -> None:
-    prev = leaf_grads.get(id(leaf))
-    leaf_grads[id(leaf)] = (leaf, g if prev is None else prev[1] + g)
-
-
 class InvalidGradientError(RuntimeError):
     """A backward returned the wrong number of gradients, or one of the wrong shape: a bug in
     the op's code rather than a numerically wrong value (tools such as the checker tell the
@@ -409,19 +430,17 @@ class InvalidGradientError(RuntimeError):
 
 
 def _check_grads(node: Function, in_grads: tuple[Any, ...]) -> None:
-    name = type(node).__name__
-    if len(in_grads) != len(node.inputs):
+    inputs = node.inputs
+    if len(in_grads) != len(inputs):
         raise InvalidGradientError(
-            f"{name}.backward returned {len(in_grads)} gradient(s) but forward took "
-            f"{len(node.inputs)} input(s): return one gradient per input (None for none)"
+            f"{type(node).__name__}.backward returned {len(in_grads)} gradient(s) but forward took "
+            f"{len(inputs)} input(s): return one gradient per input (None for none)"
         )
-    for k, (inp, need, g) in enumerate(zip(node.inputs, node.needs_input_grad, in_grads)):
-        if not need or g is None:
-            continue
-        if tuple(g.shape) != tuple(inp.shape):
+    for k, (inp, need, g) in enumerate(zip(inputs, node.needs_input_grad, in_grads)):
+        if need and g is not None and g.shape != inp.shape:
             raise InvalidGradientError(
-                f"{name}.backward returned a gradient of shape {tuple(g.shape)} for input {k}, "
-                f"whose shape is {tuple(inp.shape)}"
+                f"{type(node).__name__}.backward returned a gradient of shape {tuple(g.shape)} for "
+                f"input {k}, whose shape is {tuple(inp.shape)}"
             )
 
 
