@@ -152,7 +152,8 @@ def measure_memory(factory: Callable[[], Impl], growth_steps: int) -> tuple[int,
     Tracing starts before the implementation is built, so the peak of a steady-state step
     counts its weights, batch and gradients too: the memory it needs above the process's
     baseline. Growth is the traced memory after ``growth_steps`` more steps minus that after
-    the first one (a leak shows up as steady growth)."""
+    the first one (a leak shows up as steady growth), each read after a full collection,
+    which also empties CPython's free lists (otherwise they fill up slowly and look like one)."""
     gc.collect()
     tracemalloc.start()
     try:
@@ -160,10 +161,13 @@ def measure_memory(factory: Callable[[], Impl], growth_steps: int) -> tuple[int,
         impl.step()  # warm-up
         tracemalloc.reset_peak()
         impl.step()
-        current, peak = tracemalloc.get_traced_memory()
+        peak = tracemalloc.get_traced_memory()[1]
+        gc.collect()
+        start = tracemalloc.get_traced_memory()[0]
         for _ in range(growth_steps - 1):
             impl.step()
-        grown = tracemalloc.get_traced_memory()[0] - current
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - start
     finally:
         tracemalloc.stop()
     return peak, grown

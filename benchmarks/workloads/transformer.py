@@ -9,7 +9,7 @@ import numpy as np
 
 import minigrad as mg
 import minigrad.functional as F
-from benchmarks.frameworks import array_module, load_torch, torch_for
+from benchmarks.frameworks import array_module, load_minigrad, load_torch, torch_for
 from benchmarks.harness import Problem, Workload
 from benchmarks.reference.transformer import EPS, NumpyTransformer
 from minigrad import optim
@@ -57,35 +57,6 @@ def make_problem(config: Config, seed: int) -> Problem:
     return Problem(config, weights, data)
 
 
-class MinigradEncoderBlock:
-    """The block in minigrad functionals (until nn.TransformerEncoderLayer lands)."""
-
-    def __init__(self, weights: dict[str, np.ndarray], heads: int, device: str) -> None:
-        self.p = {k: mg.tensor(v, device=device, requires_grad=True) for k, v in weights.items()}
-        self.heads = heads
-
-    def named_parameters(self):
-        return self.p.items()
-
-    def parameters(self):
-        return self.p.values()
-
-    def __call__(self, x: mg.Tensor) -> mg.Tensor:
-        p = self.p
-        b, length, d = x.shape
-        qkv = F.linear(x, p["self_attn.in_proj_weight"], p["self_attn.in_proj_bias"])
-        q, k, v = (
-            qkv[..., i * d:(i + 1) * d].reshape(b, length, self.heads, d // self.heads).swapaxes(1, 2)
-            for i in range(3)
-        )
-        ctx = F.scaled_dot_product_attention(q, k, v).swapaxes(1, 2).reshape(b, length, d)
-        attn = F.linear(ctx, p["self_attn.out_proj.weight"], p["self_attn.out_proj.bias"])
-        x = F.layer_norm(x + attn, (d,), p["norm1.weight"], p["norm1.bias"], EPS)
-        hidden = F.linear(x, p["linear1.weight"], p["linear1.bias"]).relu()
-        ff = F.linear(hidden, p["linear2.weight"], p["linear2.bias"])
-        return F.layer_norm(x + ff, (d,), p["norm2.weight"], p["norm2.bias"], EPS)
-
-
 class FrameworkTransformer:
     """The step, the same code for minigrad and PyTorch (their APIs agree here)."""
 
@@ -103,19 +74,23 @@ class FrameworkTransformer:
         return {k: p.grad for k, p in self.model.named_parameters()}
 
 
+def _layer(nn, config: Config):
+    """PyTorch's post-LN encoder layer (ReLU FFN), dropout 0, batch first: same in both APIs."""
+    c = config
+    return nn.TransformerEncoderLayer(
+        c.d_model, c.heads, c.ffn, dropout=0.0, layer_norm_eps=EPS, batch_first=True
+    )
+
+
 def minigrad_transformer(problem: Problem, device: str) -> FrameworkTransformer:
-    model = MinigradEncoderBlock(problem.weights, problem.config.heads, device)
+    model = load_minigrad(_layer(mg.nn, problem.config), problem.weights, device)
     x, target = (mg.tensor(problem.data[k], device=device) for k in ("x", "target"))
     return FrameworkTransformer(model, optim.SGD(model.parameters(), lr=problem.lr), F, x, target)
 
 
 def torch_transformer(problem: Problem, device: str) -> FrameworkTransformer:
     torch, dev = torch_for(device)
-    c = problem.config
-    layer = torch.nn.TransformerEncoderLayer(
-        c.d_model, c.heads, c.ffn, dropout=0.0, layer_norm_eps=EPS, batch_first=True
-    )
-    model = load_torch(layer, problem.weights, dev)
+    model = load_torch(_layer(torch.nn, problem.config), problem.weights, dev)
     x, target = (torch.tensor(problem.data[k], device=dev) for k in ("x", "target"))
     opt = torch.optim.SGD(model.parameters(), lr=problem.lr)
     return FrameworkTransformer(model, opt, torch.nn.functional, x, target)
