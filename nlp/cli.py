@@ -17,6 +17,7 @@ import minigrad as mg
 
 from .checkpoint import ModelDirError
 from .data import DataError, read_jsonl
+from .models import MODEL_TYPES
 from .summarizer import EmptyTextError, Summarizer
 from .tokenizer import MODES
 from .train import TrainConfig, train
@@ -47,7 +48,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="training pairs, JSON Lines {text, summary}")
     p.add_argument("--dev", help="dev pairs for ROUGE during training (best checkpoint by ROUGE-L)")
     p.add_argument("--out", required=True, help="model folder to write")
-    p.add_argument("--model", choices=["rnn", "transformer"], default=d["model"])
+    p.add_argument("--model", choices=MODEL_TYPES, default=d["model"],
+                   help="rnn: GRU + attention + copy; transformer; extractive: learned clause picker")
     p.add_argument("--tokenizer", choices=MODES, default=d["tokenizer"])
     p.add_argument("--steps", type=int, help="optimizer steps (overrides --epochs)")
     p.add_argument("--epochs", type=int, default=d["epochs"])

@@ -34,7 +34,7 @@ from . import checkpoint as ckpt
 from .curves import plot_history
 from .data import batches, encode_pairs, read_jsonl
 from .metrics import corpus_rouge
-from .models import ModelConfig, build_model
+from .models import ModelConfig, build_model, is_clause_end
 from .summarizer import Summarizer, TruncationWarning
 from .tokenizer import Tokenizer
 from .vocab import Vocab
@@ -79,11 +79,14 @@ class TrainConfig:
     max_train: int | None = None  # use only the first N training pairs (quick runs)
     progress: bool = True
 
-    def model_config(self, vocab_size: int) -> ModelConfig:
+    def model_config(self, vocab: Vocab) -> ModelConfig:
+        extractive = self.model == "extractive"
+        ends = [i for i, t in enumerate(vocab.tokens) if is_clause_end(t)] if extractive else []
         return ModelConfig(
-            model=self.model, vocab_size=vocab_size, emb_dim=self.emb_dim, hidden_size=self.hidden_size,
+            model=self.model, vocab_size=len(vocab), emb_dim=self.emb_dim, hidden_size=self.hidden_size,
             dropout=self.dropout, copy=self.copy, layers=self.layers, heads=self.heads,
             ff_size=self.ff_size, max_positions=max(self.max_src_len, self.max_tgt_len + 2) + 8,
+            clause_end_ids=ends,
         )
 
 
@@ -138,7 +141,7 @@ def _prepare_vocab(
         (tok(r["text"]) + tok(r["summary"]) for r in rows),
         min_freq=cfg.min_freq, max_size=cfg.max_vocab, mode=cfg.tokenizer,
     )
-    meta = ckpt.ModelMeta(cfg.model_config(len(vocab)), cfg.tokenizer, cfg.max_src_len, cfg.max_tgt_len)
+    meta = ckpt.ModelMeta(cfg.model_config(vocab), cfg.tokenizer, cfg.max_src_len, cfg.max_tgt_len)
     return vocab, meta
 
 

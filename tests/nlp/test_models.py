@@ -146,3 +146,47 @@ def test_model_config_round_trips_and_rejects_unknowns():
         ModelConfig.from_dict({**cfg.to_dict(), "colour": "red"})
     with pytest.raises(ValueError, match="model must be one of"):
         ModelConfig(model="lstm")
+
+
+def test_clause_spans_split_after_punctuation_and_skip_empty_pieces():
+    from nlp.models.clause import clause_spans
+
+    # tokens: a b , c 。 。 d   (ids 10 11 5 12 6 6 13), ends = {5, 6}
+    ids = np.array([10, 11, 5, 12, 6, 6, 13, 0])
+    assert clause_spans(ids, 7, {5, 6}) == [(0, 2, 3), (3, 4, 5), (6, 7, 7)]
+    assert clause_spans(np.array([10, 11]), 2, {5}) == [(0, 2, 2)]
+
+
+def _extractive(vocab):
+    from nlp.models import is_clause_end
+
+    mg.manual_seed(0)
+    ends = [i for i, t in enumerate(vocab.tokens) if is_clause_end(t)]
+    return build_model(ModelConfig(model="extractive", vocab_size=len(vocab), emb_dim=16, hidden_size=16,
+                                   dropout=0.0, clause_end_ids=ends))
+
+
+def test_the_extractive_model_learns_the_oracle_clause_and_emits_it_without_punctuation():
+    pairs = [("今天天气很好，小明去北京开会，晚上回家。", "小明北京开会"),
+             ("华为发布新手机Mate，售价三千元。", "华为发布Mate手机"),
+             ("研究人员发现，一种新材料可以储存能量。", "新材料可储存能量")]
+    vocab = Vocab([t for a, b in pairs for t in TOK(a) + TOK(b) if t != "京"], mode="char")
+    batch = next(batches(encode_pairs(pairs, TOK, vocab), 3, shuffle=False))
+    model = _extractive(vocab)
+    spans = model._spans(batch.src, batch.src_mask)
+    expected = {"小明去北京开会", "华为发布新手机Mate", "一种新材料可以储存能量"}
+    oracle = {TOK.detokenize(vocab.decode(batch.src_ext[b, s[0]:s[1]], oovs=batch.oovs[b]))
+              for b, s in enumerate(spans[b][i] for b, i in enumerate(model.oracle(batch, spans)))}
+    assert oracle == expected
+    from minigrad import optim
+
+    opt = optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(30):
+        opt.zero_grad()
+        loss = model(batch)
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.1
+    out = model.generate(batch, max_length=20, beam_size=2)
+    decoded = {TOK.detokenize(vocab.decode(ids, oovs=o)) for ids, o in zip(out, batch.oovs)}
+    assert decoded == expected  # the OOV "京" is copied back from the source

@@ -77,3 +77,14 @@ def test_resume_refuses_a_folder_with_another_vocabulary(tmp_path):
 def test_resume_without_a_saved_state_says_so(tmp_path):
     with pytest.raises(ckpt.ModelDirError, match="no training state"):
         train(_cfg(tmp_path, resume=True))
+
+
+def test_the_extractive_model_trains_through_the_same_loop_and_summarises(tmp_path):
+    from nlp.summarizer import Summarizer
+
+    result = train(_cfg(tmp_path, model="extractive", steps=4))
+    assert result.best is not None
+    summarizer = Summarizer.load(tmp_path)
+    assert summarizer.meta.model.clause_end_ids  # the punctuation ids travel with the model
+    text = "青禾市地铁三号线东延段今天开通，全长十二公里，设站八座。"
+    assert summarizer.summarize(text) in {"青禾市地铁三号线东延段今天开通", "全长十二公里", "设站八座"}
