@@ -14,6 +14,7 @@ from benchmarks.harness import REFERENCE, Result, Workload
 
 MIB = 2**20
 LEAK_BYTES_PER_STEP = 64
+MIN_GROWTH_STEPS = 50
 
 
 def machine() -> dict[str, Any]:
@@ -79,7 +80,7 @@ def describe(info: dict[str, Any]) -> str:
 HEADER = ("workload", "impl", "ms/unit", "×numpy", "×torch", "tokens/s", "peak MiB", "growth")
 
 
-def rows(workload: Workload, config: Any, result: Result, growth_steps: int) -> list[tuple[str, ...]]:
+def rows(workload: Workload, result: Result, growth_steps: int) -> list[tuple[str, ...]]:
     """One table row per implementation that ran, then one per implementation skipped."""
     out = []
     medians = {name: result.median_ms(name) for name in result.times_ms}
@@ -90,7 +91,7 @@ def rows(workload: Workload, config: Any, result: Result, growth_steps: int) -> 
             f"{ms:.2f}",
             _ratio(ms, medians.get(REFERENCE)),
             _ratio(ms, medians.get("torch")),
-            f"{workload.tokens_per_step(config) / ms * 1e3:,.0f}" if workload.tokens_per_step else "–",
+            f"{result.tokens / ms * 1e3:,.0f}" if result.tokens else "–",
             f"{result.peak_bytes[name] / MIB:.1f}" if name in result.peak_bytes else "–",
             _growth(result, name, growth_steps),
         ))
@@ -109,8 +110,10 @@ def _growth(result: Result, name: str, steps: int) -> str:
     grown = result.growth_bytes[name]
     # Under 64 bytes a step is less than one small Python object kept per step: interpreter
     # caches, not a leak (a leaked graph node or array is hundreds of bytes or more).
-    verdict = "none" if grown < LEAK_BYTES_PER_STEP * steps else "GROWS"
-    return f"{verdict} ({grown / 1024:+.1f} KiB / {steps} steps)"
+    amount = f"{grown / 1024:+.1f} KiB / {steps} steps"
+    if steps < MIN_GROWTH_STEPS:
+        return amount  # too few steps to tell a leak from first-steps caching
+    return f"{'none' if grown < LEAK_BYTES_PER_STEP * steps else 'GROWS'} ({amount})"
 
 
 def table(all_rows: list[tuple[str, ...]]) -> str:
@@ -133,11 +136,12 @@ def to_json(path: str, info: dict[str, Any], args: dict[str, Any], results: dict
 
 def result_json(workload: Workload, config: Any, result: Result, growth_steps: int) -> dict[str, Any]:
     medians = {name: result.median_ms(name) for name in result.times_ms}
-    tokens = workload.tokens_per_step(config) if workload.tokens_per_step else None
+    tokens = result.tokens
     return {
         "description": workload.description,
         "unit": workload.unit,
         "config": vars(config),
+        "tokens_per_step": tokens,
         "check": result.check,
         "skipped": result.skipped,
         "impls": {

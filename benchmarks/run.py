@@ -24,8 +24,12 @@ from benchmarks.workloads import WORKLOADS  # noqa: E402
 # Implementations whose memory is NumPy's on the CPU, so tracemalloc sees all of it.
 TRACED = ("numpy", "minigrad")
 
-# Size flags: each applies to the workloads whose config has that field.
-SIZE_FLAGS = ("batch", "seq", "d_model", "heads", "ffn", "hidden", "input", "iterations")
+# Workload options: each applies to the workloads whose config has a field of that name.
+OPTIONS = {
+    "batch": int, "seq": int, "d_model": int, "heads": int, "ffn": int, "hidden": int, "input": int,
+    "iterations": int,
+    "data": str,  # the summariser's corpus (JSON Lines), e.g. ../shared/data/lcsts_train.jsonl
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -41,8 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--smoke", action="store_true", help="tiny sizes, for a quick end-to-end check")
     p.add_argument("--json", metavar="PATH", help="also write every measurement to this JSON file")
-    for flag in SIZE_FLAGS:
-        p.add_argument(f"--{flag.replace('_', '-')}", type=int, help=f"{flag}, where a workload has it")
+    for name, kind in OPTIONS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"{name}, where a workload has it")
     args = p.parse_args(argv)
     unknown = [w for w in args.workloads.split(",") if w not in WORKLOADS]
     if unknown:
@@ -53,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def configure(workload: Workload, args: argparse.Namespace) -> Any:
     base = workload.smoke if args.smoke else workload.default
     fields = {f.name for f in dataclasses.fields(base)}
-    overrides = {k: getattr(args, k) for k in SIZE_FLAGS if k in fields and getattr(args, k) is not None}
+    overrides = {k: getattr(args, k) for k in OPTIONS if k in fields and getattr(args, k) is not None}
     return dataclasses.replace(base, **overrides)
 
 
@@ -68,14 +72,14 @@ def benchmark(
 ) -> Result:
     """Check, time and (on the CPU) measure memory of every implementation of ``workload``.
     Raises CheckFailed, before any timing, if an implementation disagrees with NumPy."""
-    result = Result()
     problem = workload.make_problem(config, seed)
+    result = Result(tokens=problem.tokens)
     impls = build(workload, problem, device, result)
     check(impls, result)
     time_interleaved(impls, repeats, steps, result)
     del impls
     if device == "cpu" and growth_steps > 0:
-        for name in TRACED:
+        for name in (n for n in TRACED if n in workload.impls):
             factory = workload.impls[name]
             gc.collect()
             peak, grown = measure_memory(lambda f=factory: f(problem, device), growth_steps)
@@ -106,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = {"check_failed": str(e)}
             failed = True
             continue
-        all_rows += report.rows(workload, config, result, args.growth_steps)
+        all_rows += report.rows(workload, result, args.growth_steps)
         results[name] = report.result_json(workload, config, result, args.growth_steps)
     print()
     print(report.table(all_rows))
