@@ -105,6 +105,7 @@ class Function:
     _saved: tuple[_Saved, ...] | None = None
     _to_save: tuple[Any, ...] | None = None
     _freed = False
+    _watched = False  # an output called retain_grad(): the walk must look at its outputs
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> Any:
@@ -265,12 +266,17 @@ def _toposort(roots: Sequence[Function]) -> list[Function]:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        if node.inputs is None:  # freed by an earlier backward; _run reports it
+        inputs = node.inputs
+        if inputs is None:  # freed by an earlier backward; _run reports it
             continue
-        # Reversed, so the first input's subgraph is popped and emitted first (recursive order).
-        for inp, need in reversed(tuple(zip(node.inputs, node.needs_input_grad))):
-            if need and inp._ctx is not None and id(inp._ctx) not in visited:
-                stack.append((inp._ctx, False))
+        needs = node.needs_input_grad
+        # Last input first, so the first input's subgraph is popped and emitted first (the
+        # order of a recursive DFS).
+        for k in range(len(inputs) - 1, -1, -1):
+            if needs[k]:
+                parent = inputs[k]._ctx
+                if parent is not None and id(parent) not in visited:
+                    stack.append((parent, False))
     order.reverse()
     return order
 
@@ -308,6 +314,7 @@ def _run(
         root_nodes.append(node)
 
     target_ids = None if targets is None else {id(t) for t in targets}
+    target_nodes = set() if targets is None else {id(t._ctx) for t in targets if t._ctx is not None}
     captured: dict[int, Tensor] = {}
     prev_mode = _GradMode.enabled
     _GradMode.enabled = create_graph
@@ -318,16 +325,8 @@ def _run(
             out_grads = _output_grads(node, sums)
             if out_grads is None:
                 continue
-            for out, g in zip(node._outputs, out_grads):
-                out = out()
-                if out is None:
-                    continue
-                if target_ids is not None:
-                    if id(out) in target_ids:
-                        captured[id(out)] = g
-                elif out._retains_grad:
-                    g = _unaliased(g, taken)
-                    out.grad = g if out.grad is None else out.grad + g
+            if node._watched or id(node) in target_nodes:
+                _keep_output_grads(node, out_grads, target_ids, captured, taken)
             in_grads = node.backward(node, *out_grads)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
@@ -359,6 +358,23 @@ def _run(
         g = _unaliased(sums.pop(key), taken)
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     return None
+
+
+def _keep_output_grads(
+    node: Function, out_grads: list[Tensor], target_ids: set[int] | None, captured: dict, taken: set[int]
+) -> None:
+    """Hand the gradients of ``node``'s outputs to mg.grad's targets or, for backward, to the
+    outputs that called retain_grad()."""
+    for out, g in zip(node._outputs, out_grads):
+        out = out()
+        if out is None:
+            continue
+        if target_ids is not None:
+            if id(out) in target_ids:
+                captured[id(out)] = g
+        elif out._retains_grad:
+            g = _unaliased(g, taken)
+            out.grad = g if out.grad is None else out.grad + g
 
 
 class _Sums:

@@ -272,6 +272,7 @@ class Tensor:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if self._ctx is not None:
             self._retains_grad = True
+            self._ctx._watched = True
         return self
 
     # -- arithmetic ----------------------------------------------------------------
