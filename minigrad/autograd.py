@@ -330,11 +330,15 @@ def _run(
             in_grads = node.backward(node, *out_grads)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            _check_grads(node, in_grads)
+            if len(in_grads) != len(node.inputs):
+                raise _count_error(node, in_grads)
             if _anomaly is not None:
+                _check_shapes(node, in_grads)  # a wrong shape is reported before any NaN
                 _anomaly.check_backward(node, in_grads)
             for inp, need, g in zip(node.inputs, node.needs_input_grad, in_grads):
                 if need and g is not None:
+                    if g.shape != inp.shape:
+                        _check_shapes(node, in_grads)  # raises, naming the input
                     parent = inp._ctx
                     if parent is None:
                         leaves[id(inp)] = inp
@@ -445,14 +449,15 @@ class InvalidGradientError(RuntimeError):
     two apart by this class)."""
 
 
-def _check_grads(node: Function, in_grads: tuple[Any, ...]) -> None:
-    inputs = node.inputs
-    if len(in_grads) != len(inputs):
-        raise InvalidGradientError(
-            f"{type(node).__name__}.backward returned {len(in_grads)} gradient(s) but forward took "
-            f"{len(inputs)} input(s): return one gradient per input (None for none)"
-        )
-    for k, (inp, need, g) in enumerate(zip(inputs, node.needs_input_grad, in_grads)):
+def _count_error(node: Function, in_grads: tuple[Any, ...]) -> InvalidGradientError:
+    return InvalidGradientError(
+        f"{type(node).__name__}.backward returned {len(in_grads)} gradient(s) but forward took "
+        f"{len(node.inputs)} input(s): return one gradient per input (None for none)"
+    )
+
+
+def _check_shapes(node: Function, in_grads: tuple[Any, ...]) -> None:
+    for k, (inp, need, g) in enumerate(zip(node.inputs, node.needs_input_grad, in_grads)):
         if need and g is not None and g.shape != inp.shape:
             raise InvalidGradientError(
                 f"{type(node).__name__}.backward returned a gradient of shape {tuple(g.shape)} for "
