@@ -1,5 +1,7 @@
-"""Hand-written Elman RNN step: h_t = tanh(W_x x_t + W_h h_{t−1} + b) for t = 1..T,
-softmax(W_o h_T + b_o) cross-entropy, full backpropagation through time, SGD."""
+"""Hand-written Elman RNN step, the algorithm of PyTorch's ``nn.RNN``:
+h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh) for t = 1..T, with the input projection
+of all steps done as one matmul; softmax(W_o h_T + b_o) cross-entropy, full backpropagation
+through time, SGD."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from .layers import linear_backward, sgd, softmax_cross_entropy
 
 
 class NumpyRNN:
-    """``x`` is time-major (T, batch, input); weights ``w_x``, ``w_h``, ``b``, ``w_o``, ``b_o``."""
+    """``x`` is time-major (T, batch, input); weights named as PyTorch's ``nn.RNN``
+    (``rnn.weight_ih_l0``, …) and ``nn.Linear`` head (``out.weight``, ``out.bias``)."""
 
     def __init__(self, xp: Any, weights: dict[str, Any], x: Any, y: Any, lr: float) -> None:
         self.xp = xp
@@ -19,24 +22,34 @@ class NumpyRNN:
 
     def step(self) -> float:
         xp, w, x = self.xp, self.w, self.x
-        hs = [xp.zeros((x.shape[1], w["w_h"].shape[0]), dtype=x.dtype)]
-        for x_t in x:
-            a = x_t @ w["w_x"].T
-            a += hs[-1] @ w["w_h"].T
-            a += w["b"]
+        w_ih, w_hh, w_o = w["rnn.weight_ih_l0"], w["rnn.weight_hh_l0"], w["out.weight"]
+        steps, batch, n_in = x.shape
+        x2 = x.reshape(-1, n_in)
+        gi = (x2 @ w_ih.T).reshape(steps, batch, -1)
+        gi += w["rnn.bias_ih_l0"]
+        hs = [xp.zeros((batch, w_hh.shape[0]), dtype=x.dtype)]
+        for t in range(steps):
+            a = hs[-1] @ w_hh.T
+            a += gi[t]
+            a += w["rnn.bias_hh_l0"]
             hs.append(xp.tanh(a, out=a))
-        loss, dz = softmax_cross_entropy(xp, hs[-1] @ w["w_o"].T + w["b_o"], self.y)
-        dh, g_wo, g_bo = linear_backward(hs[-1], w["w_o"], dz)
-        g_wx, g_wh, g_b = xp.zeros_like(w["w_x"]), xp.zeros_like(w["w_h"]), xp.zeros_like(w["b"])
-        for t in reversed(range(len(x))):
+        loss, dz = softmax_cross_entropy(xp, hs[-1] @ w_o.T + w["out.bias"], self.y)
+        g = {}
+        dh, g["out.weight"], g["out.bias"] = linear_backward(hs[-1], w_o, dz)
+        dgi = xp.empty_like(gi)  # ∂L/∂(pre-activation) of every step
+        g_hh = xp.zeros_like(w_hh)
+        for t in reversed(range(steps)):
             h = hs[t + 1]
             da = dh * (1 - h * h)  # tanh' = 1 − tanh²
-            g_wx += da.T @ x[t]
-            g_wh += da.T @ hs[t]
-            g_b += da.sum(axis=0)
-            dh = da @ w["w_h"]
-        self._grads = {"w_x": g_wx, "w_h": g_wh, "b": g_b, "w_o": g_wo, "b_o": g_bo}
-        sgd(w, self._grads, self.lr)
+            dgi[t] = da
+            g_hh += da.T @ hs[t]
+            dh = da @ w_hh
+        dgi = dgi.reshape(-1, dgi.shape[-1])
+        g["rnn.weight_ih_l0"] = dgi.T @ x2
+        g["rnn.weight_hh_l0"] = g_hh
+        g["rnn.bias_ih_l0"] = g["rnn.bias_hh_l0"] = dgi.sum(axis=0)
+        self._grads = g
+        sgd(w, g, self.lr)
         return loss
 
     def grads(self) -> dict[str, Any]:
