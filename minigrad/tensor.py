@@ -449,20 +449,23 @@ class Tensor:
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         if not axes:
-            axes = tuple(reversed(range(self.ndim)))
-        axes = tuple(a % self.ndim for a in axes)
-        if axes == tuple(range(self.ndim)):
-            return self
-        return ops.Transpose.apply(self, axes)
+            return self.T
+        return self._permute(tuple([a % self.ndim for a in axes]))
 
     @property
     def T(self) -> Tensor:
-        return self.transpose()
+        return self._permute(tuple(range(self.ndim - 1, -1, -1)))
 
     def swapaxes(self, a: int, b: int) -> Tensor:
         axes = list(range(self.ndim))
         axes[a], axes[b] = axes[b], axes[a]
-        return self.transpose(tuple(axes))
+        return self._permute(tuple(axes))
+
+    def _permute(self, axes: tuple[int, ...]) -> Tensor:
+        """Transpose by ``axes`` (non-negative); the identity permutation returns self."""
+        if axes == tuple(range(self.ndim)):
+            return self
+        return ops.Transpose.apply(self, axes)
 
     def squeeze(self, axis: Any = None) -> Tensor:
         if axis is None:

@@ -19,11 +19,10 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     if tuple(grad.shape) == tuple(shape):
         return grad
     lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
-    )
-    out = grad.sum(axis=axes, keepdims=True) if axes else grad
-    return out.reshape(shape)
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    if not stretched:  # only leading axes were added (a bias): summing them leaves ``shape``
+        return grad.sum(axis=tuple(range(lead)))
+    return grad.sum(axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
 
 
 class Reshape(Function):
