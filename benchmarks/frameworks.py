@@ -27,6 +27,21 @@ def torch_for(device: str) -> tuple[ModuleType, Any]:
     return torch, torch.device(device)
 
 
+def limit_threads(n: int) -> None:
+    """Run NumPy's BLAS and PyTorch with ``n`` threads (on a busy 2-core machine, two BLAS
+    threads wait on each other and on other processes: one gives steadier numbers)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise RuntimeError("--threads needs threadpoolctl: pip install threadpoolctl") from None
+    threadpool_limits(n)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(n)
+
+
 def load_minigrad(module: mg.nn.Module, weights: dict[str, np.ndarray], device: str) -> mg.nn.Module:
     module.to(device).load_state_dict(weights)
     return module

@@ -135,10 +135,24 @@ def check(impls: dict[str, Impl], result: Result) -> None:
 def time_interleaved(impls: dict[str, Impl], repeats: int, steps: int, result: Result) -> None:
     """``repeats`` rounds; in each, every implementation runs ``steps`` steps back to back.
     The order rotates between rounds so no implementation always runs right after another;
-    per-step times go to ``result.times_ms``."""
+    per-step times go to ``result.times_ms``.
+
+    The objects alive before timing (PyTorch's ~150k module objects among them) are frozen
+    out of CPython's cyclic GC: otherwise every full collection rescans them, and an
+    implementation that allocates many Python objects (minigrad's graph) pays, at random
+    rounds, for PyTorch being imported in the same process (2x on the tiny workload)."""
     names = list(impls)
     for name in names:
         impls[name].step()  # warm-up: first-call caches, BLAS buffers
+    gc.collect()
+    gc.freeze()
+    try:
+        _timed_rounds(impls, names, repeats, steps, result)
+    finally:
+        gc.unfreeze()
+
+
+def _timed_rounds(impls: dict[str, Impl], names: list[str], repeats: int, steps: int, result: Result) -> None:
     for r in range(repeats):
         order = names[r % len(names):] + names[: r % len(names)]
         for name in order:

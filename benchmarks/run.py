@@ -17,7 +17,7 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import report  # noqa: E402
-from benchmarks.frameworks import array_module  # noqa: E402
+from benchmarks.frameworks import array_module, limit_threads  # noqa: E402
 from benchmarks.harness import CheckFailed, Result, Workload, build, check, measure_memory, time_interleaved  # noqa: E402
 from benchmarks.workloads import WORKLOADS  # noqa: E402
 
@@ -42,6 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=10, help="steps timed back to back in each round")
     p.add_argument("--growth-steps", type=int, default=100,
                    help="steps over which memory must not grow (cpu only; 0 skips the memory pass)")
+    p.add_argument("--threads", type=int, help="BLAS and PyTorch threads (default: their own choice)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--smoke", action="store_true", help="tiny sizes, for a quick end-to-end check")
     p.add_argument("--json", metavar="PATH", help="also write every measurement to this JSON file")
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         array_module(args.device)
+        if args.threads:
+            limit_threads(args.threads)
     except RuntimeError as e:
         print(f"cannot benchmark on {args.device}: {e}", file=sys.stderr)
         return 2
