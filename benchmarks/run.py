@@ -52,6 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [w for w in args.workloads.split(",") if w not in WORKLOADS]
     if unknown:
         p.error(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
+    if args.data is not None and not Path(args.data).is_file():
+        p.error(f"--data {args.data}: no such file")
     return args
 
 
