@@ -125,7 +125,6 @@ def test_python_dash_m_nlp_runs():
         assert cmd in out.stdout
 
 
-@pytest.mark.slow
 def test_demo_trains_and_compares_with_lead(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--steps", "30", "--show", "2"]) == 0
     out = capsys.readouterr().out
