@@ -54,11 +54,22 @@ class Workload:
     impls: dict[str, Callable[[Problem, str], Impl]]  # name -> factory(problem, device)
 
 
+@dataclass(frozen=True)
+class Memory:
+    """Bytes traced by tracemalloc: a steady-state step's peak, and how much the memory
+    still held grew over the measured steps, in all and over their second half. Caches
+    (NumPy's, the interpreter's) fill up early and then stop; a leak keeps growing."""
+
+    peak: int
+    growth: int
+    late_growth: int
+    steps: int
+
+
 @dataclass
 class Result:
     times_ms: dict[str, list[float]] = field(default_factory=dict)
-    peak_bytes: dict[str, int] = field(default_factory=dict)
-    growth_bytes: dict[str, int] = field(default_factory=dict)
+    memory: dict[str, Memory] = field(default_factory=dict)
     check: dict[str, str] = field(default_factory=dict)  # impl -> "ok" / mismatch report
     skipped: dict[str, str] = field(default_factory=dict)  # impl -> why it did not run
     tokens: int | None = None  # per step, when the workload counts tokens
@@ -164,15 +175,15 @@ def _timed_rounds(impls: dict[str, Impl], names: list[str], repeats: int, steps:
             result.times_ms.setdefault(name, []).append(1e3 * elapsed / steps)
 
 
-def measure_memory(factory: Callable[[], Impl], growth_steps: int) -> tuple[int, int]:
-    """(peak, growth) in bytes of the memory traced by tracemalloc, which sees every NumPy
-    buffer and Python object but not PyTorch's or CuPy's allocators.
+def measure_memory(factory: Callable[[], Impl], steps: int) -> Memory:
+    """Memory traced by tracemalloc, which sees every NumPy buffer and Python object but not
+    PyTorch's or CuPy's allocators.
 
     Tracing starts before the implementation is built, so the peak of a steady-state step
     counts its weights, batch and gradients too: the memory it needs above the process's
-    baseline. Growth is the traced memory after ``growth_steps`` more steps minus that after
-    the first one (a leak shows up as steady growth), each read after a full collection,
-    which also empties CPython's free lists (otherwise they fill up slowly and look like one)."""
+    baseline. The memory still held is read after the first step, halfway and after
+    ``steps`` steps, each time after a full collection (which also empties CPython's free
+    lists, otherwise they fill up slowly and look like growth)."""
     gc.collect()
     tracemalloc.start()
     try:
@@ -181,12 +192,16 @@ def measure_memory(factory: Callable[[], Impl], growth_steps: int) -> tuple[int,
         tracemalloc.reset_peak()
         impl.step()
         peak = tracemalloc.get_traced_memory()[1]
-        gc.collect()
-        start = tracemalloc.get_traced_memory()[0]
-        for _ in range(growth_steps - 1):
+        held = [_held()]
+        for i in range(2, steps + 1):
             impl.step()
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - start
+            if i in (steps // 2, steps):
+                held.append(_held())
     finally:
         tracemalloc.stop()
-    return peak, grown
+    return Memory(peak, held[-1] - held[0], held[-1] - held[-2], steps)
+
+
+def _held() -> int:
+    gc.collect()
+    return tracemalloc.get_traced_memory()[0]

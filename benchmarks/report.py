@@ -10,11 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import REFERENCE, Result, Workload
+from benchmarks.harness import REFERENCE, Memory, Result, Workload
 
 MIB = 2**20
 LEAK_BYTES_PER_STEP = 64
-MIN_GROWTH_STEPS = 50
 
 
 def machine() -> dict[str, Any]:
@@ -80,11 +79,12 @@ def describe(info: dict[str, Any]) -> str:
 HEADER = ("workload", "impl", "ms/unit", "×numpy", "×torch", "tokens/s", "peak MiB", "growth")
 
 
-def rows(workload: Workload, result: Result, growth_steps: int) -> list[tuple[str, ...]]:
+def rows(workload: Workload, result: Result) -> list[tuple[str, ...]]:
     """One table row per implementation that ran, then one per implementation skipped."""
     out = []
     medians = {name: result.median_ms(name) for name in result.times_ms}
     for name, ms in medians.items():
+        memory = result.memory.get(name)
         out.append((
             f"{workload.name} ({workload.unit})",
             name,
@@ -92,8 +92,8 @@ def rows(workload: Workload, result: Result, growth_steps: int) -> list[tuple[st
             _ratio(ms, medians.get(REFERENCE)),
             _ratio(ms, medians.get("torch")),
             f"{result.tokens / ms * 1e3:,.0f}" if result.tokens else "–",
-            f"{result.peak_bytes[name] / MIB:.1f}" if name in result.peak_bytes else "–",
-            _growth(result, name, growth_steps),
+            f"{memory.peak / MIB:.1f}" if memory else "–",
+            _growth(memory) if memory else "–",
         ))
     for name, why in result.skipped.items():
         out.append((workload.name, name, "skipped: " + why, "", "", "", "", ""))
@@ -104,16 +104,11 @@ def _ratio(ms: float, ref: float | None) -> str:
     return f"{ms / ref:.2f}" if ref else "–"
 
 
-def _growth(result: Result, name: str, steps: int) -> str:
-    if name not in result.growth_bytes:
-        return "–"
-    grown = result.growth_bytes[name]
-    # Under 64 bytes a step is less than one small Python object kept per step: interpreter
-    # caches, not a leak (a leaked graph node or array is hundreds of bytes or more).
-    amount = f"{grown / 1024:+.1f} KiB / {steps} steps"
-    if steps < MIN_GROWTH_STEPS:
-        return amount  # too few steps to tell a leak from first-steps caching
-    return f"{'none' if grown < LEAK_BYTES_PER_STEP * steps else 'GROWS'} ({amount})"
+def _growth(memory: Memory) -> str:
+    # Under 64 bytes a step in the second half is less than one small Python object kept
+    # per step (a leaked graph node or array is hundreds of bytes or more).
+    leaks = memory.late_growth >= LEAK_BYTES_PER_STEP * (memory.steps - memory.steps // 2)
+    return f"{'GROWS' if leaks else 'none'} ({memory.growth / 1024:+.1f} KiB / {memory.steps} steps)"
 
 
 def table(all_rows: list[tuple[str, ...]]) -> str:
@@ -134,7 +129,7 @@ def to_json(path: str, info: dict[str, Any], args: dict[str, Any], results: dict
         json.dump({"machine": info, "args": args, "workloads": results}, f, indent=2, default=str)
 
 
-def result_json(workload: Workload, config: Any, result: Result, growth_steps: int) -> dict[str, Any]:
+def result_json(workload: Workload, config: Any, result: Result) -> dict[str, Any]:
     medians = {name: result.median_ms(name) for name in result.times_ms}
     tokens = result.tokens
     return {
@@ -151,9 +146,7 @@ def result_json(workload: Workload, config: Any, result: Result, growth_steps: i
                 "ratio_numpy": ms / medians[REFERENCE] if REFERENCE in medians else None,
                 "ratio_torch": ms / medians["torch"] if "torch" in medians else None,
                 "tokens_per_s": tokens / ms * 1e3 if tokens else None,
-                "peak_bytes": result.peak_bytes.get(name),
-                "growth_bytes": result.growth_bytes.get(name),
-                "growth_steps": growth_steps if name in result.growth_bytes else None,
+                "memory": vars(result.memory[name]) if name in result.memory else None,
             }
             for name, ms in medians.items()
         },

@@ -52,6 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [w for w in args.workloads.split(",") if w not in WORKLOADS]
     if unknown:
         p.error(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
+    if args.growth_steps == 1:
+        p.error("--growth-steps must be 0 (no memory pass) or at least 2")
     if args.data is not None and not Path(args.data).is_file():
         p.error(f"--data {args.data}: no such file")
     return args
@@ -85,8 +87,7 @@ def benchmark(
         for name in (n for n in TRACED if n in workload.impls):
             factory = workload.impls[name]
             gc.collect()
-            peak, grown = measure_memory(lambda f=factory: f(problem, device), growth_steps)
-            result.peak_bytes[name], result.growth_bytes[name] = peak, grown
+            result.memory[name] = measure_memory(lambda f=factory: f(problem, device), growth_steps)
     return result
 
 
@@ -115,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = {"check_failed": str(e)}
             failed = True
             continue
-        all_rows += report.rows(workload, result, args.growth_steps)
-        results[name] = report.result_json(workload, config, result, args.growth_steps)
+        all_rows += report.rows(workload, result)
+        results[name] = report.result_json(workload, config, result)
     print()
     print(report.table(all_rows))
     print("\nms/unit: median over rounds; peak and growth: tracemalloc (NumPy buffers + Python objects;"

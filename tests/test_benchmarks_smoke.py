@@ -19,7 +19,7 @@ def test_workload_runs_and_implementations_agree(name):
     result = benchmark(workload, workload.smoke, repeats=1, steps=1, growth_steps=2)
     assert set(result.check.values()) == {"ok"}, result.check
     assert "minigrad" in result.times_ms and "numpy" in result.times_ms
-    assert result.peak_bytes["minigrad"] > 0
+    assert result.memory["minigrad"].peak > 0
 
 
 def test_summariser_step_runs_and_counts_tokens():
