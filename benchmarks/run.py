@@ -33,7 +33,11 @@ OPTIONS = {
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="minigrad's training step against a hand-written NumPy step and PyTorch, measured in "
+        "one run (see benchmarks/README.md)",
+    )
     p.add_argument("--workloads", default=",".join(WORKLOADS),
                    help=f"comma-separated subset of: {', '.join(WORKLOADS)} (default: all)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
