@@ -21,6 +21,11 @@ import numpy as np
 REFERENCE = "numpy"  # the hand-written floor every other implementation is compared with
 RTOL = 1e-3
 
+# "wall": elapsed time, what a user waits. "cpu": this process's CPU time, which other
+# processes' load does not inflate; equal to the wall time of an idle machine only when the
+# step runs on one thread (--threads 1), since it adds up all threads.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
 
 class Impl(Protocol):
     def step(self) -> float: ...
@@ -143,7 +148,9 @@ def check(impls: dict[str, Impl], result: Result) -> None:
         raise CheckFailed("\n".join(failures))
 
 
-def time_interleaved(impls: dict[str, Impl], repeats: int, steps: int, result: Result) -> None:
+def time_interleaved(
+    impls: dict[str, Impl], repeats: int, steps: int, result: Result, clock: str = "wall"
+) -> None:
     """``repeats`` rounds; in each, every implementation runs ``steps`` steps back to back.
     The order rotates between rounds so no implementation always runs right after another;
     per-step times go to ``result.times_ms``.
@@ -158,20 +165,23 @@ def time_interleaved(impls: dict[str, Impl], repeats: int, steps: int, result: R
     gc.collect()
     gc.freeze()
     try:
-        _timed_rounds(impls, names, repeats, steps, result)
+        _timed_rounds(impls, names, repeats, steps, result, CLOCKS[clock])
     finally:
         gc.unfreeze()
 
 
-def _timed_rounds(impls: dict[str, Impl], names: list[str], repeats: int, steps: int, result: Result) -> None:
+def _timed_rounds(
+    impls: dict[str, Impl], names: list[str], repeats: int, steps: int, result: Result,
+    now: Callable[[], float],
+) -> None:
     for r in range(repeats):
         order = names[r % len(names):] + names[: r % len(names)]
         for name in order:
             step = impls[name].step
-            t0 = time.perf_counter()
+            t0 = now()
             for _ in range(steps):
                 step()
-            elapsed = time.perf_counter() - t0
+            elapsed = now() - t0
             result.times_ms.setdefault(name, []).append(1e3 * elapsed / steps)
 
 

@@ -18,7 +18,16 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
 
 from benchmarks import report  # noqa: E402
 from benchmarks.frameworks import array_module, limit_threads  # noqa: E402
-from benchmarks.harness import CheckFailed, Result, Workload, build, check, measure_memory, time_interleaved  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
+    CLOCKS,
+    CheckFailed,
+    Result,
+    Workload,
+    build,
+    check,
+    measure_memory,
+    time_interleaved,
+)
 from benchmarks.workloads import WORKLOADS  # noqa: E402
 
 # Implementations whose memory is NumPy's on the CPU, so tracemalloc sees all of it.
@@ -47,6 +56,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--growth-steps", type=int, default=100,
                    help="steps over which memory must not grow (cpu only; 0 skips the memory pass)")
     p.add_argument("--threads", type=int, help="BLAS and PyTorch threads (default: their own choice)")
+    p.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                   help="wall: elapsed time; cpu: process CPU time, immune to other processes' load "
+                   "(meaningful with --threads 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--smoke", action="store_true", help="tiny sizes, for a quick end-to-end check")
     p.add_argument("--json", metavar="PATH", help="also write every measurement to this JSON file")
@@ -78,6 +90,7 @@ def benchmark(
     steps: int = 10,
     growth_steps: int = 100,
     seed: int = 0,
+    clock: str = "wall",
 ) -> Result:
     """Check, time and (on the CPU) measure memory of every implementation of ``workload``.
     Raises CheckFailed, before any timing, if an implementation disagrees with NumPy."""
@@ -85,7 +98,7 @@ def benchmark(
     result = Result(tokens=problem.tokens)
     impls = build(workload, problem, device, result)
     check(impls, result)
-    time_interleaved(impls, repeats, steps, result)
+    time_interleaved(impls, repeats, steps, result, clock)
     del impls
     if device == "cpu" and growth_steps > 0:
         for name in (n for n in TRACED if n in workload.impls):
@@ -113,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {workload.description}; {config}", flush=True)
         try:
             result = benchmark(
-                workload, config, args.device, args.repeats, args.steps, args.growth_steps, args.seed
+                workload, config, args.device, args.repeats, args.steps, args.growth_steps, args.seed,
+                args.clock,
             )
         except CheckFailed as e:
             print(f"  CHECK FAILED, not timed:\n{e}", flush=True)
@@ -124,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = report.result_json(workload, config, result)
     print()
     print(report.table(all_rows))
-    print("\nms/unit: median over rounds; peak and growth: tracemalloc (NumPy buffers + Python objects;"
-          " PyTorch's allocator is not traced)")
+    print(f"\nms/unit: median over rounds ({args.clock} clock); peak and growth: tracemalloc (NumPy buffers"
+          " and Python objects; PyTorch's allocator is not traced)")
     if args.json:
         report.to_json(args.json, info, vars(args), results)
     return 1 if failed else 0
