@@ -32,14 +32,14 @@ from minigrad import optim
 
 from . import checkpoint as ckpt
 from .curves import plot_history
-from .data import batches, encode_pairs, read_jsonl
+from .data import DataError, batches, encode_pairs, read_jsonl
 from .metrics import corpus_rouge
 from .models import ModelConfig, build_model, is_clause_end
 from .summarizer import Summarizer, TruncationWarning
 from .tokenizer import Tokenizer
 from .vocab import Vocab
 
-__all__ = ["TrainConfig", "TrainResult", "train"]
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "train"]
 
 
 @dataclass
@@ -162,6 +162,8 @@ class Trainer:
         self.out = Path(cfg.out)
         self.tok = Tokenizer(cfg.tokenizer)
         rows = read_jsonl(cfg.data, max_rows=cfg.max_train)
+        if not rows:
+            raise DataError(f"{cfg.data} holds no training pairs")
         self.dev_rows = read_jsonl(cfg.dev)[: cfg.eval_samples] if cfg.dev else []
         if cfg.resume and not (self.out / ckpt.STATE).is_file():
             raise ckpt.ModelDirError(f"--resume: {self.out} holds no training state ({ckpt.STATE})")

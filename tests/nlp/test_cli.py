@@ -87,6 +87,13 @@ def test_a_malformed_jsonl_line_names_file_and_line(tmp_path, capsys, line, prob
     assert f"{bad}:2" in err and problem in err
 
 
+def test_an_empty_training_file_is_a_clear_error(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    assert main(["train", "--data", str(empty), "--out", str(tmp_path / "m"), *TINY]) == 2
+    assert "holds no training pairs" in capsys.readouterr().err
+
+
 def test_a_model_folder_with_another_vocabulary_is_refused(model_dir, tmp_path, capsys):
     other = _copy(model_dir, tmp_path)
     Vocab(["甲", "乙", "丙"], mode="char").save(other / "vocab.json")
