@@ -56,6 +56,40 @@ def test_linear_gradcheck_and_gradgradcheck():
     assert mg.gradgradcheck(F.linear, (x, w, b))
 
 
+@pytest.mark.parametrize("x_shape", [(3,), (4, 3), (2, 5, 3)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_gradcheck_and_gradgradcheck_every_rank(x_shape, bias):
+    x, w, b = (mg.randn(*s, dtype=mg.float64, requires_grad=True) for s in (x_shape, (2, 3), (2,)))
+    args = (x, w, b) if bias else (x, w)
+    assert mg.gradcheck(F.linear, args)
+    assert mg.gradgradcheck(F.linear, args)
+
+
+@pytest.mark.parametrize("x_shape", [(3,), (4, 3), (2, 5, 3)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_float32_matches_torch_and_stays_float32(x_shape, bias):
+    x, xt = _pair(x_shape, dtype=np.float32)
+    w, wt = _pair((2, 3), seed=2, dtype=np.float32)
+    b, bt = _pair((2,), seed=3, dtype=np.float32) if bias else (None, None)
+    y, yt = F.linear(x, w, b), TF.linear(xt, wt, bt)
+    assert y.dtype == mg.float32
+    _close(y, yt, atol=1e-5)
+    g = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+    y.backward(mg.tensor(g))
+    yt.backward(torch.tensor(g))
+    for ours, theirs in [(x, xt), (w, wt)] + ([(b, bt)] if bias else []):
+        assert ours.grad.dtype == mg.float32
+        _close(ours.grad, theirs.grad, atol=1e-5)
+    assert w.grad.data.flags["C_CONTIGUOUS"]  # W's gradient in W's own (out, in) layout
+
+
+def test_linear_is_one_graph_node():
+    x, w, b = (mg.randn(*s, requires_grad=True) for s in ((4, 3), (2, 3), (2,)))
+    y = F.linear(x, w, b)
+    assert type(y._ctx).__name__ == "Linear"
+    assert all(inp is t for inp, t in zip(y._ctx.inputs, (x, w, b)))
+
+
 def test_linear_shape_mismatch_raises():
     with pytest.raises(ValueError, match=r"linear.*\(2, 4\).*\(3, 5\)"):
         F.linear(mg.zeros(2, 4), mg.zeros(3, 5))
