@@ -10,8 +10,9 @@ import pytest
 import minigrad as mg
 import minigrad.functional as F
 
-torch = pytest.importorskip("torch")
-TF = torch.nn.functional
+from .._torch import requires_torch, torch
+
+TF = torch.nn.functional if torch is not None else None
 
 ATOL = 1e-10
 
@@ -37,6 +38,7 @@ def _close(a: mg.Tensor, b, atol=ATOL):
 
 @pytest.mark.parametrize("x_shape", [(3,), (4, 3), (2, 5, 3)])
 @pytest.mark.parametrize("bias", [True, False])
+@requires_torch
 def test_linear_matches_torch(x_shape, bias):
     x, xt = _pair(x_shape)
     w, wt = _pair((2, 3), seed=2)
@@ -67,6 +69,7 @@ def test_linear_gradcheck_and_gradgradcheck_every_rank(x_shape, bias):
 
 @pytest.mark.parametrize("x_shape", [(3,), (4, 3), (2, 5, 3)])
 @pytest.mark.parametrize("bias", [True, False])
+@requires_torch
 def test_linear_float32_matches_torch_and_stays_float32(x_shape, bias):
     x, xt = _pair(x_shape, dtype=np.float32)
     w, wt = _pair((2, 3), seed=2, dtype=np.float32)
@@ -128,6 +131,7 @@ def _ce_both(logits_shape, case, seed=0):
 
 @pytest.mark.parametrize("case", CE_CASES)
 @pytest.mark.parametrize("shape", [(6, 4), (3, 4, 5), (2, 4, 2, 3)], ids=["NC", "NCd", "NCdd"])
+@requires_torch
 def test_cross_entropy_matches_torch(shape, case):
     x, xt, ours, theirs = _ce_both(shape, case)
     _close(ours, theirs)
@@ -136,6 +140,7 @@ def test_cross_entropy_matches_torch(shape, case):
 
 
 @pytest.mark.parametrize("case", [{}, {"label_smoothing": 0.1}, {"reduction": "none"}])
+@requires_torch
 def test_cross_entropy_of_one_unbatched_example_matches_torch(case):
     x, xt, ours, theirs = _ce_both((5,), case)
     assert ours.shape == tuple(theirs.shape)
@@ -147,6 +152,7 @@ def test_cross_entropy_of_one_unbatched_example_matches_torch(case):
 @pytest.mark.parametrize("case", [{}, {"label_smoothing": 0.2}, {"weight": [0.3, 1.0, 2.0]},
                                   {"reduction": "none", "label_smoothing": 0.1}])
 @pytest.mark.parametrize("shape", [(4, 3), (2, 3, 5)])
+@requires_torch
 def test_cross_entropy_with_probability_targets_matches_torch_including_target_grads(shape, case):
     x, xt = _pair(shape)
     probs = np.random.default_rng(9).dirichlet(np.ones(3), size=(shape[0],) + shape[2:])
@@ -164,6 +170,7 @@ def test_cross_entropy_with_probability_targets_matches_torch_including_target_g
     _close(p.grad, pt.grad)
 
 
+@requires_torch
 def test_cross_entropy_all_targets_ignored_gives_nan_like_torch():
     x, xt = _pair((3, 4))
     t = np.full(3, -100)
@@ -235,6 +242,7 @@ def test_cross_entropy_bad_input(call, error, match):
 
 @pytest.mark.parametrize("affine", ["both", "weight", "none"])
 @pytest.mark.parametrize("x_shape, norm_shape", [((4, 5), (5,)), ((2, 3, 4), (3, 4)), ((6,), (6,))])
+@requires_torch
 def test_layer_norm_matches_torch(x_shape, norm_shape, affine):
     x, xt = _pair(x_shape)
     w, wt = _pair(norm_shape, seed=2) if affine != "none" else (None, None)
@@ -293,27 +301,32 @@ def _attention_both(mask=None, mask_t=None, causal=False, lq=4, lk=5):
     return y
 
 
+@requires_torch
 def test_attention_matches_torch_without_mask():
     _attention_both()
 
 
 @pytest.mark.parametrize("lq, lk", [(4, 4), (3, 5), (5, 3)])
+@requires_torch
 def test_causal_attention_is_top_left_aligned_like_torch(lq, lk):
     _attention_both(causal=True, lq=lq, lk=lk)
 
 
+@requires_torch
 def test_bool_mask_true_means_allowed_like_torch():
     m = np.random.default_rng(4).random((4, 5)) > 0.4
     m[:, 0] = True
     _attention_both(mg.tensor(m), torch.tensor(m))
 
 
+@requires_torch
 def test_float_mask_is_added_to_the_scores_like_torch():
     m = np.random.default_rng(4).standard_normal((2, 1, 4, 5))
     _attention_both(mg.tensor(m), torch.tensor(m))
 
 
 @pytest.mark.parametrize("kind", ["bool", "float"])
+@requires_torch
 def test_fully_masked_query_gives_zeros_not_nan_like_torch(kind):
     allowed = np.ones((4, 5), dtype=bool)
     allowed[2] = False
@@ -324,6 +337,7 @@ def test_fully_masked_query_gives_zeros_not_nan_like_torch(kind):
     np.testing.assert_array_equal(y.numpy()[..., 2, :], 0.0)
 
 
+@requires_torch
 def test_gradient_flows_into_a_float_mask_like_torch():
     q, qt, k, kt, v, vt = _qkv()
     m, mt = _pair((1, 2, 4, 5), seed=8)
@@ -333,6 +347,7 @@ def test_gradient_flows_into_a_float_mask_like_torch():
     _close(m.grad, mt.grad)
 
 
+@requires_torch
 def test_attention_broadcasts_keys_over_batch():
     q, qt = _pair((2, 3, 4))
     k, kt = _pair((5, 4), seed=1)
@@ -423,6 +438,7 @@ def test_dropout_functional_keeps_expectation_and_rejects_bad_p():
         F.dropout(mg.ones(2), 1.2)
 
 
+@requires_torch
 def test_embedding_accepts_lists_and_matches_torch():
     w, wt = _pair((5, 3))
     ids = [[0, 4, 4], [2, 0, 1]]

@@ -11,7 +11,7 @@ import minigrad as mg
 from minigrad import nn, optim
 from minigrad.optim import lr_scheduler
 
-torch = pytest.importorskip("torch")
+from .._torch import requires_torch, torch
 
 STEPS = 10
 
@@ -59,7 +59,8 @@ def _run_mg(name, kwargs, arrays, batches, spec=None, dtype=mg.float64, device="
     return history, opt, params
 
 
-def _run_torch(name, kwargs, arrays, batches, spec=None, dtype=torch.float64):
+def _run_torch(name, kwargs, arrays, batches, spec=None, dtype=None):
+    dtype = torch.float64 if dtype is None else dtype
     params = [torch.tensor(a, dtype=dtype, requires_grad=True) for a in arrays]
     opt = getattr(torch.optim, name)(_groups(params, spec), **kwargs)
     history = []
@@ -97,6 +98,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{k}" for n, k in CASES])
+@requires_torch
 def test_matches_torch_step_by_step(name, kwargs):
     arrays, batches = _problem()
     ours, opt, params = _run_mg(name, kwargs, arrays, batches)
@@ -113,6 +115,7 @@ def test_matches_torch_step_by_step(name, kwargs):
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+@requires_torch
 def test_defaults_are_torchs(name):
     import inspect
 
@@ -123,6 +126,7 @@ def test_defaults_are_torchs(name):
             assert param.default == theirs[key].default, key
 
 
+@requires_torch
 def test_param_groups_with_their_own_options_match_torch():
     arrays, batches = _problem(1)
     spec = [([0], dict(lr=0.02, momentum=0.5)), ([1], dict(weight_decay=0.2))]
@@ -136,6 +140,7 @@ def test_param_groups_with_their_own_options_match_torch():
 @pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
                                          ("Adam", dict(lr=0.05, amsgrad=True)),
                                          ("AdamW", dict(lr=0.05))])
+@requires_torch
 def test_float32_parameters_stay_float32_and_match_torch(name, kwargs, device):
     arrays, batches = _problem(2)
     ours, _, params = _run_mg(name, kwargs, arrays, batches, dtype=mg.float32, device=device)
@@ -186,6 +191,7 @@ def test_step_skips_parameters_without_gradient():
     assert b.tolist() == [3.0, 4.0] and b not in opt.state and a in opt.state
 
 
+@requires_torch
 def test_step_with_closure_returns_its_loss_and_matches_torch():
     arrays, batches = _problem(3)
     x, y = batches[0]
@@ -253,6 +259,7 @@ def test_state_dict_round_trip_resumes_identically(name, kwargs):
             np.testing.assert_array_equal(p, q)
 
 
+@requires_torch
 def test_state_dict_has_torchs_layout():
     arrays, batches = _problem(5)
     spec = [([0], dict(lr=0.02)), ([1], {})]
@@ -425,6 +432,7 @@ def test_bad_construction_gives_a_clear_error(make, error, message):
 
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
 @pytest.mark.parametrize("max_norm", [0.5, 1e3])
+@requires_torch
 def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     gen = np.random.default_rng(6)
     grads = [gen.standard_normal((3, 4)), gen.standard_normal(5), gen.standard_normal(())]
@@ -461,6 +469,7 @@ def test_clip_grad_norm_nonfinite():
         optim.clip_grad_norm_(a, 1.0, norm_type=0)
 
 
+@requires_torch
 def test_clip_grad_value_matches_torch():
     g = np.random.default_rng(7).standard_normal((4, 3))
     p = mg.tensor(np.zeros((4, 3)), requires_grad=True)
@@ -505,6 +514,7 @@ def _lr_sequences(make_ours, make_theirs, steps=25, groups=(0.1, 0.02)):
     (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=7, eta_min=0.001),
      lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=7, eta_min=0.001)),
 ], ids=["lambda", "lambda-per-group", "step", "cosine", "cosine-eta_min-past-T_max"])
+@requires_torch
 def test_schedules_match_torch(ours, theirs):
     a, b = _lr_sequences(ours, theirs)
     np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-15)

@@ -12,9 +12,8 @@ import pytest
 import minigrad as mg
 from minigrad import nn
 
+from ..._torch import requires_torch, torch
 from ._helpers import gradcheck_module, grads_by_name, load_into_torch, torch_tensor
-
-torch = pytest.importorskip("torch")
 
 E, H = 6, 3
 ATOL = 1e-10
@@ -25,11 +24,15 @@ def _pair(*shape, seed=0):
     return mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
 
 
+def _mha(**kwargs):
+    return nn.MultiHeadAttention(E, H, **kwargs).double().eval()
+
+
 def _mha_pair(**kwargs):
-    ours = nn.MultiHeadAttention(E, H, **kwargs).double()
+    ours = _mha(**kwargs)
     theirs = torch.nn.MultiheadAttention(E, H, **kwargs).double()
     load_into_torch(ours, theirs)
-    return ours.eval(), theirs.eval()
+    return ours, theirs.eval()
 
 
 def _compare(ours_out, theirs_out, ours, theirs, leaves):
@@ -55,6 +58,7 @@ def _compare(ours_out, theirs_out, ours, theirs, leaves):
 
 @pytest.mark.parametrize("average", [True, False])
 @pytest.mark.parametrize("batch_first", [False, True])
+@requires_torch
 def test_self_attention_matches_torch_with_weights(batch_first, average):
     ours, theirs = _mha_pair(batch_first=batch_first)
     x, xt = _pair(*((2, 4, E) if batch_first else (4, 2, E)))
@@ -65,6 +69,7 @@ def test_self_attention_matches_torch_with_weights(batch_first, average):
 
 
 @pytest.mark.parametrize("bias", [True, False])
+@requires_torch
 def test_cross_attention_matches_torch(bias):
     ours, theirs = _mha_pair(bias=bias)
     q, qt = _pair(3, 2, E)
@@ -73,6 +78,7 @@ def test_cross_attention_matches_torch(bias):
     _compare(ours(q, k, v), theirs(qt, kt, vt), ours, theirs, [(q, qt), (k, kt), (v, vt)])
 
 
+@requires_torch
 def test_unbatched_input_matches_torch():
     ours, theirs = _mha_pair()
     q, qt = _pair(3, E)
@@ -100,6 +106,7 @@ def _masks(kind):
 @pytest.mark.parametrize(
     "kind", ["key_padding", "bool_attn", "bool_attn_per_head", "float_attn", "float_key_padding", "both"]
 )
+@requires_torch
 def test_masks_follow_torch_conventions(kind):
     ours, theirs = _mha_pair()
     q, qt = _pair(3, 2, E)
@@ -112,6 +119,7 @@ def test_masks_follow_torch_conventions(kind):
     )
 
 
+@requires_torch
 def test_is_causal_uses_the_given_causal_mask_like_torch():
     ours, theirs = _mha_pair()
     x, xt = _pair(4, 2, E)
@@ -124,13 +132,14 @@ def test_is_causal_uses_the_given_causal_mask_like_torch():
 
 
 def test_is_causal_without_a_mask_hides_the_future():
-    ours, _ = _mha_pair()
+    ours = _mha()
     x = mg.randn(4, 2, E, dtype=mg.float64)
     causal = ours(x, x, x, is_causal=True)[0].numpy()
     explicit = ours(x, x, x, attn_mask=nn.Transformer.generate_square_subsequent_mask(4, dtype=mg.float64))[0]
     np.testing.assert_allclose(causal, explicit.numpy(), atol=1e-12)
 
 
+@requires_torch
 def test_fully_masked_query_is_finite_and_matches_torch_fast_path():
     ours, theirs = _mha_pair()
     x, xt = _pair(3, 2, E)
@@ -144,7 +153,7 @@ def test_fully_masked_query_is_finite_and_matches_torch_fast_path():
 
 
 def test_need_weights_false_returns_none():
-    ours, _ = _mha_pair()
+    ours = _mha()
     x = mg.randn(3, 2, E, dtype=mg.float64)
     out, weights = ours(x, x, x, need_weights=False)
     assert weights is None and out.shape == (3, 2, E)
@@ -179,6 +188,7 @@ class _MaskedAttention(nn.Module):
         return self.mha(q, k, k, attn_mask=self.mask)
 
 
+@requires_torch
 def test_parameter_names_shapes_and_init_follow_torch():
     mg.manual_seed(0)
     ours = nn.MultiHeadAttention(64, 4)

@@ -11,9 +11,8 @@ import pytest
 import minigrad as mg
 from minigrad import nn
 
+from ..._torch import requires_torch, torch
 from ._helpers import gradcheck_module, grads_by_name, load_into_torch, torch_tensor
-
-torch = pytest.importorskip("torch")
 
 
 def _compare_with_torch(ours, theirs, x: mg.Tensor, atol: float = 1e-6) -> None:
@@ -35,12 +34,14 @@ def _compare_with_torch(ours, theirs, x: mg.Tensor, atol: float = 1e-6) -> None:
 # -- Linear ---------------------------------------------------------------------------
 
 
+@requires_torch
 def test_linear_matches_torch_on_batched_input():
     x = mg.randn(2, 3, 5, dtype=mg.float64, requires_grad=True)
     ours = nn.Linear(5, 4).double()
     _compare_with_torch(ours, torch.nn.Linear(5, 4).double(), x, atol=1e-12)
 
 
+@requires_torch
 def test_linear_without_bias_matches_torch():
     x = mg.randn(3, 5, requires_grad=True)
     _compare_with_torch(nn.Linear(5, 2, bias=False), torch.nn.Linear(5, 2, bias=False), x, atol=1e-5)
@@ -85,6 +86,7 @@ def test_linear_wrong_last_dimension_names_layer_and_shapes():
 # -- Embedding --------------------------------------------------------------------------
 
 
+@requires_torch
 def test_embedding_matches_torch_and_padding_row_gets_no_gradient():
     ids = mg.tensor([[0, 2, 2, 4], [1, 0, 3, 2]])
     ours = nn.Embedding(5, 3, padding_idx=0)
@@ -127,6 +129,7 @@ def test_embedding_float_ids_raise():
 
 
 @pytest.mark.parametrize("shape", [4, (3, 4)])
+@requires_torch
 def test_layernorm_matches_torch(shape):
     x = mg.randn(2, 3, 4, dtype=mg.float64, requires_grad=True)
     ours = nn.LayerNorm(shape).double()
@@ -179,6 +182,7 @@ def test_dropout_rejects_bad_probability(p):
 # -- losses ------------------------------------------------------------------------------------
 
 
+@requires_torch
 def test_cross_entropy_loss_module_matches_torch_defaults():
     logits = mg.randn(6, 4, dtype=mg.float64, requires_grad=True)
     target = mg.tensor([0, 3, -100, 1, 2, -100])
@@ -192,6 +196,7 @@ def test_cross_entropy_loss_module_matches_torch_defaults():
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@requires_torch
 def test_mse_loss_module_matches_torch(reduction):
     pred = mg.randn(3, 2, dtype=mg.float64)
     target = mg.randn(3, 2, dtype=mg.float64)
@@ -204,6 +209,7 @@ def test_mse_loss_module_matches_torch(reduction):
 
 
 @pytest.mark.parametrize("name", ["ReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax"])
+@requires_torch
 def test_activation_layers_match_torch(name):
     x = mg.randn(3, 5, dtype=mg.float64)
     kwargs = {"dim": -1} if "Softmax" in name else {}

@@ -11,9 +11,8 @@ import pytest
 import minigrad as mg
 from minigrad import nn
 
+from ..._torch import requires_torch, torch
 from ._helpers import flatten, gradcheck_module, grads_by_name, load_into_torch, torch_tensor
-
-torch = pytest.importorskip("torch")
 
 ATOL = 1e-10
 
@@ -61,6 +60,7 @@ def _leaf(*shape):
     "name, kwargs", [("RNNCell", {}), ("RNNCell", {"nonlinearity": "relu"}), ("GRUCell", {}),
                      ("RNNCell", {"bias": False}), ("GRUCell", {"bias": False})],
 )
+@requires_torch
 def test_single_state_cells_match_torch(name, kwargs, unbatched):
     ours = getattr(nn, name)(3, 4, **kwargs).double()
     theirs = getattr(torch.nn, name)(3, 4, **kwargs).double()
@@ -73,6 +73,7 @@ def test_single_state_cells_match_torch(name, kwargs, unbatched):
 
 
 @pytest.mark.parametrize("unbatched", [False, True])
+@requires_torch
 def test_lstm_cell_matches_torch(unbatched):
     ours, theirs = nn.LSTMCell(3, 4).double(), torch.nn.LSTMCell(3, 4).double()
     load_into_torch(ours, theirs)
@@ -148,6 +149,7 @@ def _config_id(config: dict) -> str:
 
 @pytest.mark.parametrize("config", CONFIGS, ids=_config_id)
 @pytest.mark.parametrize("name", ["RNN", "RNN-relu", "GRU", "LSTM"])
+@requires_torch
 def test_sequence_layers_match_torch_outputs_and_gradients(name, config):
     ours, theirs = _pair(name, config)
     layers = config.get("num_layers", 1) * (2 if config.get("bidirectional") else 1)
@@ -164,6 +166,7 @@ def test_sequence_layers_match_torch_outputs_and_gradients(name, config):
 
 
 @pytest.mark.parametrize("name", ["RNN", "GRU", "LSTM"])
+@requires_torch
 def test_unbatched_input_and_default_state_match_torch(name):
     ours, theirs = _pair(name, {"num_layers": 2, "bidirectional": True})
     x, xt = _leaf(4, 3)
@@ -172,6 +175,7 @@ def test_unbatched_input_and_default_state_match_torch(name):
 
 
 @pytest.mark.parametrize("name", ["RNN", "GRU", "LSTM"])
+@requires_torch
 def test_parameter_names_and_shapes_are_pytorchs(name):
     ours = getattr(nn, name)(3, 4, num_layers=2, bidirectional=True)
     theirs = getattr(torch.nn, name)(3, 4, num_layers=2, bidirectional=True)
@@ -195,6 +199,7 @@ def test_layers_pass_gradcheck(name):
     assert gradcheck_module(layer, x)
 
 
+@requires_torch
 def test_dropout_acts_between_layers_only_in_training():
     mg.manual_seed(0)
     gru = nn.GRU(3, 4, num_layers=2, dropout=0.5)

@@ -9,9 +9,8 @@ import pytest
 import minigrad as mg
 from minigrad import nn
 
+from ..._torch import requires_torch, torch
 from ._helpers import gradcheck_module, grads_by_name, load_into_torch, torch_tensor
-
-torch = pytest.importorskip("torch")
 
 D, HEADS, FF = 8, 2, 12
 ATOL = 1e-9
@@ -54,6 +53,7 @@ def _ids(c):
 
 
 @pytest.mark.parametrize("config", LAYER_CONFIGS, ids=_ids)
+@requires_torch
 def test_encoder_layer_matches_torch(config):
     ours, theirs = _models("TransformerEncoderLayer", **config)
     shape = (2, 5, D) if config.get("batch_first") else (5, 2, D)
@@ -66,6 +66,7 @@ def test_encoder_layer_matches_torch(config):
 
 
 @pytest.mark.parametrize("config", LAYER_CONFIGS, ids=_ids)
+@requires_torch
 def test_decoder_layer_matches_torch(config):
     ours, theirs = _models("TransformerDecoderLayer", **config)
     bf = config.get("batch_first")
@@ -80,6 +81,7 @@ def test_decoder_layer_matches_torch(config):
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
+@requires_torch
 def test_transformer_matches_torch_with_every_mask(norm_first):
     kwargs = dict(d_model=D, nhead=HEADS, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=FF,
                   norm_first=norm_first, batch_first=True)
@@ -101,6 +103,7 @@ def test_transformer_matches_torch_with_every_mask(norm_first):
     _compare(out, out_t, ours, theirs, [(src, src_t), (tgt, tgt_t)])
 
 
+@requires_torch
 def test_square_subsequent_mask_equals_torchs():
     ours = nn.Transformer.generate_square_subsequent_mask(5)
     theirs = torch.nn.Transformer.generate_square_subsequent_mask(5)
