@@ -73,6 +73,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ff-size", type=int, default=d["ff_size"], help="transformer feed-forward size")
     p.add_argument("--dropout", type=float, default=d["dropout"])
     p.add_argument("--no-copy", dest="copy", action="store_false", help="turn the copy mechanism off")
+    p.add_argument("--coverage", type=float, default=d["coverage"], help="rnn: coverage loss weight (0: off)")
     p.add_argument("--seed", type=int, default=d["seed"])
     p.add_argument("--max-train", type=int, help="use only the first N training pairs")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")

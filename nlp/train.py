@@ -74,6 +74,7 @@ class TrainConfig:
     ff_size: int = 1024
     dropout: float = 0.2
     copy: bool = True
+    coverage: float = 0.0
     seed: int = 0
     resume: bool = False
     max_train: int | None = None  # use only the first N training pairs (quick runs)
@@ -86,7 +87,7 @@ class TrainConfig:
             model=self.model, vocab_size=len(vocab), emb_dim=self.emb_dim, hidden_size=self.hidden_size,
             dropout=self.dropout, copy=self.copy, layers=self.layers, heads=self.heads,
             ff_size=self.ff_size, max_positions=max(self.max_src_len, self.max_tgt_len + 2) + 8,
-            clause_end_ids=ends,
+            clause_end_ids=ends, coverage=self.coverage,
         )
 
 

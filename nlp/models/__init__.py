@@ -31,7 +31,8 @@ MODEL_TYPES = ("rnn", "transformer", "extractive")
 class ModelConfig:
     """Architecture settings. ``hidden_size`` is the GRU size (rnn) or d_model
     (transformer); ``layers``, ``heads`` and ``ff_size`` are for the transformer;
-    ``clause_end_ids`` (the punctuation tokens' ids) for the extractive model."""
+    ``clause_end_ids`` (the punctuation tokens' ids) for the extractive model;
+    ``coverage`` weighs the rnn's coverage loss (0: off)."""
 
     model: str = "rnn"
     vocab_size: int = 0
@@ -44,6 +45,7 @@ class ModelConfig:
     ff_size: int = 1024
     max_positions: int = 512
     clause_end_ids: list[int] = field(default_factory=list)
+    coverage: float = 0.0
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_TYPES:
@@ -66,7 +68,9 @@ def build_model(cfg: ModelConfig) -> nn.Module:
     if cfg.vocab_size < 5:
         raise ValueError(f"vocab_size must cover the 4 special tokens and more, got {cfg.vocab_size}")
     if cfg.model == "rnn":
-        return RNNSummarizer(cfg.vocab_size, cfg.emb_dim, cfg.hidden_size, cfg.dropout, cfg.copy)
+        return RNNSummarizer(
+            cfg.vocab_size, cfg.emb_dim, cfg.hidden_size, cfg.dropout, cfg.copy, cfg.coverage
+        )
     if cfg.model == "extractive":
         return ClauseExtractor(cfg.vocab_size, cfg.clause_end_ids, cfg.emb_dim, cfg.hidden_size, cfg.dropout)
     from .transformer import TransformerSummarizer

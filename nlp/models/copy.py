@@ -21,7 +21,7 @@ import minigrad.functional as F
 from minigrad import Tensor
 from minigrad.backend import scatter_add
 
-__all__ = ["copy_nll", "vocab_nll", "extended_log_probs", "masked_attention"]
+__all__ = ["copy_nll", "vocab_nll", "extended_log_probs", "masked_attention", "coverage_penalty"]
 
 EPS = 1e-9  # keeps log finite where the reference token has no probability mass yet
 _NEG = -1e9
@@ -64,6 +64,16 @@ def copy_nll(
     p = gate * p_vocab + (1.0 - gate) * p_copy
     weights = _const(tgt_mask, logits)
     return -((p + EPS).log() * weights).sum() * (1.0 / max(int(tgt_mask.sum()), 1))
+
+
+def coverage_penalty(attn: Tensor, tgt_mask: np.ndarray) -> Tensor:
+    """See et al.'s coverage loss, mean over real target steps: Σ_s min(a_ts, c_ts) with
+    c_t = Σ_{t'<t} a_t' the attention already spent, which penalises attending to the same
+    source again (the cause of repeated phrases). ``attn`` (B, T, S)."""
+    T = attn.shape[1]
+    earlier = _const(np.tril(np.ones((T, T)), k=-1), attn)  # row t sums steps t' < t
+    overlap = mg.minimum(attn, earlier @ attn).sum(axis=-1)
+    return (overlap * _const(tgt_mask, attn)).sum() * (1.0 / max(int(tgt_mask.sum()), 1))
 
 
 def vocab_nll(logits: Tensor, tgt_out: np.ndarray, label_smoothing: float = 0.0) -> Tensor:

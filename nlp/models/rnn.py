@@ -42,11 +42,12 @@ class RNNSummarizer(nn.Module):
         hidden_size: int = 256,
         dropout: float = 0.2,
         copy: bool = True,
+        coverage: float = 0.0,
     ) -> None:
         super().__init__()
         if hidden_size % 2:
             raise ValueError(f"hidden_size must be even (two encoder directions), got {hidden_size}")
-        self.vocab_size, self.copy = vocab_size, copy
+        self.vocab_size, self.copy, self.coverage = vocab_size, copy, coverage
         H = hidden_size
         self.embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=Vocab.pad_id)
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
@@ -92,8 +93,12 @@ class RNNSummarizer(nn.Module):
         states, _ = self.decoder(emb_in, s0.unsqueeze(0))
         logits, attn, p_gen = self._step_outputs(states, emb_in, memory, keys, batch.src_mask)
         if not self.copy:
-            return copying.vocab_nll(logits, batch.tgt_out)
-        return copying.copy_nll(logits, attn, p_gen, batch.src_ext, batch.tgt_out_ext, batch.tgt_mask)
+            loss = copying.vocab_nll(logits, batch.tgt_out)
+        else:
+            loss = copying.copy_nll(logits, attn, p_gen, batch.src_ext, batch.tgt_out_ext, batch.tgt_mask)
+        if self.coverage:
+            loss = loss + self.coverage * copying.coverage_penalty(attn, batch.tgt_mask)
+        return loss
 
     # ---------------------------------------------------------------- decoding
     def start_decoding(self, src, src_mask, src_ext, max_oov: int) -> dict[str, Any]:

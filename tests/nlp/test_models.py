@@ -190,3 +190,17 @@ def test_the_extractive_model_learns_the_oracle_clause_and_emits_it_without_punc
     out = model.generate(batch, max_length=20, beam_size=2)
     decoded = {TOK.detokenize(vocab.decode(ids, oovs=o)) for ids, o in zip(out, batch.oovs)}
     assert decoded == expected  # the OOV "京" is copied back from the source
+
+
+def test_coverage_penalty_counts_attention_spent_twice():
+    from nlp.models.copy import coverage_penalty
+
+    once = np.array([[[1.0, 0.0], [0.0, 1.0]]])  # step 1 attends elsewhere: no penalty
+    twice = np.array([[[1.0, 0.0], [1.0, 0.0]]])  # step 1 attends the same source again
+    mask = np.ones((1, 2), dtype=bool)
+    assert coverage_penalty(mg.tensor(once), mask).item() == 0.0
+    assert coverage_penalty(mg.tensor(twice), mask).item() == pytest.approx(0.5)
+    soft = mg.tensor(np.random.default_rng(0).dirichlet(np.ones(4), size=(2, 3)), requires_grad=True)
+    assert mg.gradcheck(lambda a: coverage_penalty(a, np.ones((2, 3), dtype=bool)), [soft])
+    vocab, batch = _data()
+    assert _model("rnn", vocab, coverage=1.0)(batch).item() > _model("rnn", vocab)(batch).item()
