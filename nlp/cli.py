@@ -18,7 +18,7 @@ import minigrad as mg
 from .checkpoint import ModelDirError
 from .data import DataError, read_jsonl
 from .models import MODEL_TYPES
-from .summarizer import EmptyTextError, Summarizer
+from .summarizer import EmptyTextError, Summarizer, TruncationWarning
 from .tokenizer import MODES
 from .train import TrainConfig, train
 
@@ -131,7 +131,11 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     if not text.strip():
         raise UserError("the text is empty or only whitespace: nothing to summarise")
     summarizer = Summarizer.load(args.model, device)
-    summary = summarizer.summarize(text, beam_size=args.beam)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TruncationWarning)
+        summary = summarizer.summarize(text, beam_size=args.beam)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
     if not summary.strip():
         print("(the model produced no summary for this text: it may hold nothing the model "
               "can read, e.g. only emoji or an unfamiliar script)", file=sys.stderr)
