@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from nlp.gru import gru_sequence
+from nlp.gru import GRU, gru_sequence
 
 MASK = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]], dtype=bool)
 
@@ -62,3 +62,25 @@ def test_second_order_gradients_are_refused():
     assert g.shape == gi.shape
     with pytest.raises(NotImplementedError, match="first-order"):
         mg.grad(gru_sequence(gi, h0, w, b).sum(), [gi], create_graph=True)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_matches_nn_gru_outputs_and_parameter_gradients(bidirectional):
+    mg.manual_seed(3)
+    fused = GRU(4, 5, bidirectional=bidirectional).to(mg.float64)
+    generic = mg.nn.GRU(4, 5, batch_first=True, bidirectional=bidirectional).to(mg.float64)
+    generic.load_state_dict(fused.state_dict())
+    x = mg.randn(3, 6, 4, dtype=mg.float64)
+    upstream = mg.randn(3, 6, 5 * (2 if bidirectional else 1), dtype=mg.float64)
+    results = []
+    for layer in (fused, generic):
+        out, h_n = layer(x)
+        (out * upstream).sum().backward()
+        grads = {name: p.grad.numpy() for name, p in layer.named_parameters()}
+        results.append((out.numpy(), h_n.numpy(), grads))
+    (out_f, h_f, g_f), (out_g, h_g, g_g) = results
+    np.testing.assert_allclose(out_f, out_g, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h_f, h_g, rtol=1e-10, atol=1e-12)
+    assert g_f.keys() == g_g.keys()
+    for name in g_f:
+        np.testing.assert_allclose(g_f[name], g_g[name], rtol=1e-9, atol=1e-11, err_msg=name)
