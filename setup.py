@@ -3,13 +3,21 @@ from setuptools import find_packages, setup
 setup(
     name="minigrad",
     version="0.1.0",
-    description="A readable reverse-mode autodiff framework on NumPy/CuPy, and a Chinese summariser built on it",
+    description=(
+        "A readable reverse-mode autodiff framework on NumPy/CuPy, and a Chinese summariser built on it"
+    ),
     packages=find_packages(include=["minigrad", "minigrad.*", "nlp", "nlp.*", "benchmarks"]),
     package_data={"nlp": ["data/*.jsonl"]},
     python_requires=">=3.10",
     install_requires=["numpy>=1.24", "jieba>=0.42", "tqdm>=4.60"],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80", "rouge-score>=0.1.2", "matplotlib>=3.5", "threadpoolctl>=3"],
+        "test": [
+            "pytest>=7",
+            "hypothesis>=6.80",
+            "rouge-score>=0.1.2",  # an independent ROUGE to check nlp.metrics against
+            "matplotlib>=3.5",
+            "threadpoolctl>=3",
+        ],
         "gpu": ["cupy-cuda12x"],
         "plot": ["matplotlib>=3.5"],
         "dev": ["ruff"],
