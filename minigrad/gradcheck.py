@@ -95,6 +95,15 @@ def _float64_copies(inputs: Sequence[Any]) -> list[Any]:
     return out
 
 
+def _checked_copies(inputs: Any, who: str) -> tuple[list[Any], list[int]]:
+    """float64 copies of the inputs and the indices of those to check (they require grad)."""
+    xs = _float64_copies(_as_tuple(inputs))
+    checked = [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError(f"{who}: no input requires grad; pass tensors with requires_grad=True")
+    return xs, checked
+
+
 def _outputs(fn: Callable, xs: Sequence[Any]) -> tuple[Tensor, ...]:
     outs = _as_tuple(fn(*xs))
     for o in outs:
@@ -140,10 +149,7 @@ def gradcheck(
     ``fast_mode`` (default: automatic for large inputs) checks one random direction per
     input instead of every element.
     """
-    xs = _float64_copies(_as_tuple(inputs))
-    checked = [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
-    if not checked:
-        raise ValueError("gradcheck: no input requires grad; pass tensors with requires_grad=True")
+    xs, checked = _checked_copies(inputs, "gradcheck")
     gen = numpy.random.default_rng(seed)
     with autograd.enable_grad():
         outs = _outputs(fn, xs)
@@ -254,10 +260,7 @@ def gradgradcheck(
     raise_exception: bool = True,
 ) -> bool:
     """Check second-order gradients: gradcheck of x, v ↦ vᵀ·∂f/∂x (built with create_graph)."""
-    xs = _float64_copies(_as_tuple(inputs))
-    checked = [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
-    if not checked:
-        raise ValueError("gradgradcheck: no input requires grad")
+    xs, checked = _checked_copies(inputs, "gradgradcheck")
     with autograd.enable_grad():
         outs = [o for o in _outputs(fn, xs) if o.requires_grad and o.dtype.kind == "f"]
     gen = numpy.random.default_rng(seed + 1)
