@@ -22,8 +22,13 @@ def torch_for(device: str) -> tuple[ModuleType, Any]:
         import torch
     except ImportError:
         raise Unavailable("PyTorch is not installed (pip install torch)") from None
-    if device == "cuda" and not torch.cuda.is_available():
-        raise Unavailable("this PyTorch build has no usable CUDA device")
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise Unavailable("this PyTorch build has no usable CUDA device")
+        # float32 against float32: cuDNN's RNNs and convolutions default to TF32 (10-bit
+        # mantissa; its RNN gradients were 1e-3 off), which neither CuPy nor NumPy uses.
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     return torch, torch.device(device)
 
 

@@ -97,7 +97,7 @@ def benchmark(
     problem = workload.make_problem(config, seed)
     result = Result(tokens=problem.tokens)
     impls = build(workload, problem, device, result)
-    check(impls, result)
+    check(impls, result, device)
     time_interleaved(impls, repeats, steps, result, clock)
     del impls
     if device == "cpu" and growth_steps > 0:

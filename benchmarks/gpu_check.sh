@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# What a session with a GPU machine runs, in one go: the gpu-marked tests, the CUDA
+# benchmarks (the issue's transformer size first) and the summariser demo on CUDA.
+# Usage: bash benchmarks/gpu_check.sh OUTDIR   (logs and JSON land in OUTDIR)
+# Needs: python3 with numpy, cupy, pytest, hypothesis, tqdm (and torch for the comparisons).
+set -u
+out=${1:?usage: bash benchmarks/gpu_check.sh OUTDIR}
+mkdir -p "$out"
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+py=${PYTHON:-python3}
+
+section() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
+
+section machine
+nvidia-smi -L
+$py -c "import numpy, cupy; print('numpy', numpy.__version__, 'cupy', cupy.__version__, \
+'cuda runtime', cupy.cuda.runtime.runtimeGetVersion())"
+$py -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" || true
+
+section "benchmark: transformer b64 s256 d512 (the issue's GPU target)"
+timeout 120 $py -m benchmarks --device cuda --workloads transformer --batch 64 --seq 256 \
+    --d-model 512 --repeats 7 --steps 5 --json "$out/gpu_transformer.json" \
+    2>&1 | tee "$out/bench_transformer.log"
+
+section "benchmark: default sizes on cuda"
+timeout 100 $py -m benchmarks --device cuda --workloads mlp,rnn,transformer,tiny,summariser \
+    --repeats 5 --steps 5 --json "$out/gpu_default.json" 2>&1 | tee "$out/bench_default.log"
+
+section "gpu-marked tests"
+timeout 200 $py -m pytest -q -m gpu -p no:cacheprovider -n 8 -rfE --tb=short tests \
+    > "$out/pytest_gpu.log" 2>&1
+echo "pytest exit $?"
+grep -E "^(FAILED|ERROR)|passed|failed" "$out/pytest_gpu.log" | tail -60
+
+section "summariser demo on cuda"
+timeout 90 $py -m nlp demo --device cuda --show 2 2>&1 | tail -25
+section done
