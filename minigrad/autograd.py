@@ -106,6 +106,7 @@ class Function:
     _to_save: tuple[Any, ...] | None = None
     _freed = False
     _watched = False  # an output called retain_grad(): the walk must look at its outputs
+    _materialize = True
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> Any:
@@ -114,6 +115,11 @@ class Function:
     @staticmethod
     def backward(ctx: Function, *grads: Tensor) -> Any:
         raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """With False, backward receives None, not zeros, for the outputs that no gradient
+        reached (an op with a large output that is often unused need not allocate it)."""
+        self._materialize = value
 
     # -- saving for backward -------------------------------------------------
     def save_for_backward(self, *values: Any) -> None:
@@ -371,7 +377,7 @@ def _keep_output_grads(
     outputs that called retain_grad()."""
     for out, g in zip(node._outputs, out_grads):
         out = out()
-        if out is None:
+        if out is None or g is None:
             continue
         if target_ids is not None:
             if id(out) in target_ids:
@@ -424,6 +430,8 @@ def _output_grads(node: Function, sums: _Sums) -> list[Tensor] | None:
     out_grads = [sums.pop((node, i)) for i in range(len(node._outputs))]
     if all(g is None for g in out_grads):
         return None
+    if not node._materialize:
+        return out_grads
     xp = node.device.xp
     return [
         Tensor._wrap(xp.zeros(shape, dtype=dtype), node.device) if g is None else g

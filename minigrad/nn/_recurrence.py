@@ -26,6 +26,9 @@ def rnn_relu_step(gi: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) ->
     return (gi + _hidden_projection(h, w_hh_t, b_hh)).relu()
 
 
+RNN_STEPS = {"tanh": rnn_tanh_step, "relu": rnn_relu_step}
+
+
 def gru_step(gi: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Tensor:
     """r, z = σ(W_i{r,z} x + b_i{r,z} + W_h{r,z} h + b_h{r,z});
     n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn));  h' = (1 − z) ⊙ n + z ⊙ h."""

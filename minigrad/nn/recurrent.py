@@ -17,18 +17,17 @@ from ..creation import zeros
 from ..ops import Concat, Stack
 from ..tensor import Tensor
 from . import init
+from ._elman import elman_sequence
 from ._factory import new_parameter
-from ._recurrence import gru_step, lstm_step, rnn_relu_step, rnn_tanh_step
+from ._recurrence import RNN_STEPS, gru_step, lstm_step
 from ._split import unbind
 from .module import Module
 
-_RNN_STEPS = {"tanh": rnn_tanh_step, "relu": rnn_relu_step}
-
 
 def _rnn_step(nonlinearity: str) -> Callable:
-    if nonlinearity not in _RNN_STEPS:
+    if nonlinearity not in RNN_STEPS:
         raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-    return _RNN_STEPS[nonlinearity]
+    return RNN_STEPS[nonlinearity]
 
 
 def _reset_uniform(module: Module, hidden_size: int) -> None:
@@ -292,18 +291,23 @@ class _SingleStateRNN(_RNNBase):
 
 
 class RNN(_SingleStateRNN):
-    """Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh) (or relu), per layer."""
+    """Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh) (or relu), per layer.
+    Each direction of each layer is one graph node over the whole sequence (``_elman.py``)."""
 
     def __init__(
         self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
         bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
         device: Any = None, dtype: Any = None,
     ) -> None:
-        step = _rnn_step(nonlinearity)
+        _rnn_step(nonlinearity)  # rejects an unknown nonlinearity before any weight is made
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device, dtype)
         self.nonlinearity = nonlinearity
-        self.step = step
+
+    def _run_direction(self, x: Tensor, state: Tensor, layer: int, suffix: str) -> tuple[Tensor, Tensor]:
+        w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
+        gi = F.linear(x, w_ih, b_ih)  # x W_ihᵀ + b_ih for every step in one matmul
+        return elman_sequence(gi, state, w_hh, b_hh, self.nonlinearity, reverse=bool(suffix))
 
 
 class GRU(_SingleStateRNN):
