@@ -14,11 +14,11 @@ from minigrad.nn._recurrence import RNN_STEPS
 T, N, H = 4, 2, 3
 
 
-def _inputs(bias: bool, seed: int = 0):
+def _inputs(bias: bool, seed: int = 0, device: str = "cpu"):
     g = np.random.default_rng(seed)
 
     def leaf(*shape):
-        return mg.tensor(0.6 * g.standard_normal(shape), requires_grad=True)
+        return mg.tensor(0.6 * g.standard_normal(shape), requires_grad=True, device=device)
 
     return leaf(T, N, H), leaf(N, H), leaf(H, H), leaf(H) if bias else None
 
@@ -36,8 +36,8 @@ CASES = [(nl, rev, bias) for nl in ("tanh", "relu") for rev in (False, True) for
 
 @pytest.mark.parametrize("nonlinearity, reverse, bias", CASES)
 @pytest.mark.parametrize("used", ["both", "out", "h_n"])
-def test_gradients_match_central_differences(nonlinearity, reverse, bias, used):
-    inputs = [x for x in _inputs(bias) if x is not None]
+def test_gradients_match_central_differences(nonlinearity, reverse, bias, used, device):
+    inputs = [x for x in _inputs(bias, device=device) if x is not None]
 
     def fn(gi, h0, w, *b):
         out, h_n = elman_sequence(gi, h0, w, b[0] if b else None, nonlinearity, reverse)
@@ -47,19 +47,20 @@ def test_gradients_match_central_differences(nonlinearity, reverse, bias, used):
 
 
 @pytest.mark.parametrize("reverse", [False, True])
-def test_second_order_gradients_through_the_replayed_steps(reverse):
-    inputs = list(_inputs(bias=True, seed=1))
+def test_second_order_gradients_through_the_replayed_steps(reverse, device):
+    inputs = list(_inputs(bias=True, seed=1, device=device))
     assert mg.gradgradcheck(lambda *a: elman_sequence(*a, "tanh", reverse), inputs)
 
 
 @pytest.mark.parametrize("nonlinearity, reverse, bias", CASES)
-def test_forward_and_gradients_equal_the_per_step_graph(nonlinearity, reverse, bias):
-    fused_in, unfused_in = _inputs(bias, seed=2), _inputs(bias, seed=2)
+def test_forward_and_gradients_equal_the_per_step_graph(nonlinearity, reverse, bias, device):
+    fused_in, unfused_in = _inputs(bias, seed=2, device=device), _inputs(bias, seed=2, device=device)
     v_out, v_h = np.random.default_rng(3).standard_normal((2, T, N, H))
     results = []
     for run, args in ((elman_sequence, fused_in), (_unfused, unfused_in)):
         out, h_n = run(*args, nonlinearity, reverse)
-        ((out * mg.tensor(v_out)).sum() + (h_n * mg.tensor(v_h[0])).sum()).backward()
+        v, w = mg.tensor(v_out, device=device), mg.tensor(v_h[0], device=device)
+        ((out * v).sum() + (h_n * w).sum()).backward()
         results.append([out.numpy(), h_n.numpy()] + [x.grad.numpy() for x in args if x is not None])
     for fused, unfused in zip(*results):
         np.testing.assert_allclose(fused, unfused, rtol=1e-12, atol=1e-12)
