@@ -156,7 +156,8 @@ class Function:
     # -- running -------------------------------------------------------------
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        # The hot path of every op: plain loops, no comprehensions (each is a call in 3.11).
+        # The hot path of every op: plain loops, and comprehensions only for multi-output ops
+        # (each is a call in 3.11).
         ctx = cls.__new__(cls)
         dev = None
         record = False
@@ -181,25 +182,26 @@ class Function:
             raise _op_error(cls, args, e) from e
         multi = type(out) is tuple
         outs = out if multi else (out,)
-        tensors = []
         if record and _GradMode.enabled:
             ctx.inputs = args
             ctx.needs_input_grad = needs
-            ctx._outputs = refs = []  # outputs are held weakly: dropping them frees the graph
-            for i, o in enumerate(outs):
-                t = Tensor._wrap(o, dev, True, ctx, i)
-                tensors.append(t)
-                refs.append(weakref.ref(t))
-            if multi:  # so a missing output gradient can be filled with zeros of the right kind
+            if multi:
+                result = tuple(Tensor._wrap(o, dev, True, ctx, i) for i, o in enumerate(outs))
+                # so a missing output gradient can be filled with zeros of the right kind
                 ctx._out_meta = [(o.shape, o.dtype) for o in outs]
+            else:
+                result = Tensor._wrap(out, dev, True, ctx, 0)
+            # outputs are held weakly: dropping them frees the graph
+            ctx._outputs = [weakref.ref(t) for t in result] if multi else [weakref.ref(result)]
             if ctx._to_save is not None:
                 ctx._keep_saved(arrays, outs)
+        elif multi:
+            result = tuple(Tensor._wrap(o, dev) for o in outs)
         else:
-            for o in outs:
-                tensors.append(Tensor._wrap(o, dev))
+            result = Tensor._wrap(out, dev)
         if _anomaly is not None:
             _anomaly.check_forward(ctx, outs)
-        return tuple(tensors) if multi else tensors[0]
+        return result
 
     def _keep_saved(self, inputs: list[Any], outputs: tuple[Any, ...]) -> None:
         """Sort what forward saved: inputs and outputs are restored as their Tensors."""
@@ -343,7 +345,7 @@ def _run(
                 _anomaly.check_backward(node, in_grads)
             for inp, need, g in zip(node.inputs, node.needs_input_grad, in_grads):
                 if need and g is not None:
-                    if g.shape != inp.shape:
+                    if g.data.shape != inp.data.shape:
                         _check_shapes(node, in_grads)  # raises, naming the input
                     parent = inp._ctx
                     if parent is None:

@@ -280,9 +280,12 @@ class Tensor:
         """Python scalars pass through (weak: they keep float32); arrays become tensors.
         NumPy scalars become Python scalars first (np.float64 subclasses float, yet would
         promote a float32 graph to float64)."""
+        kind = type(other)
+        if kind is Tensor or kind is float or kind is int:  # the common cases, tested first
+            return other
         if isinstance(other, numpy.generic) or (isinstance(other, numpy.ndarray) and other.ndim == 0):
             return other.item()
-        if isinstance(other, Tensor) or isinstance(other, (int, float)):
+        if isinstance(other, (Tensor, int, float)):
             return other
         return Tensor(other, device=self.device)
 

@@ -16,7 +16,7 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
 
     The one place where the chain rule meets broadcasting: every binary op uses it.
     """
-    if tuple(grad.shape) == tuple(shape):
+    if grad.shape == shape or grad.shape == tuple(shape):  # the common case, checked cheaply
         return grad
     lead = grad.ndim - len(shape)
     stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
