@@ -28,10 +28,10 @@ timeout 100 $py -m benchmarks --device cuda --workloads mlp,rnn,transformer,tiny
     --repeats 5 --steps 5 --json "$out/gpu_default.json" 2>&1 | tee "$out/bench_default.log"
 
 section "gpu-marked tests"
-timeout 200 $py -m pytest -q -m gpu -p no:cacheprovider -n 8 -rfE --tb=short tests \
+timeout 200 $py -m pytest -q -m gpu -p no:cacheprovider -n 8 -rfEs --tb=short tests \
     > "$out/pytest_gpu.log" 2>&1
 echo "pytest exit $?"
-grep -E "^(FAILED|ERROR)|passed|failed" "$out/pytest_gpu.log" | tail -60
+grep -E "^(FAILED|ERROR|SKIPPED)|passed|failed" "$out/pytest_gpu.log" | tail -60
 
 if [ "${DEMO:-1}" != 0 ]; then
     section "summariser demo on cuda"
