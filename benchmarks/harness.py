@@ -134,10 +134,10 @@ def check(impls: dict[str, Impl], result: Result, device: str = "cpu") -> None:
     losses = {name: float(impl.step()) for name, impl in impls.items()}
     ref_grads = {k: to_numpy(v) for k, v in impls[REFERENCE].grads().items()}
     failures = []
+    atol_fraction = ATOL_FRACTION[device]
     for name, impl in impls.items():
         if name == REFERENCE:
             continue
-        atol_fraction = ATOL_FRACTION[device]
         problems = [_mismatch("loss", np.float64(losses[name]), np.float64(losses[REFERENCE]), atol_fraction)]
         grads = impl.grads()
         for key, want in ref_grads.items():

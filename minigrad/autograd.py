@@ -185,14 +185,15 @@ class Function:
         if record and _GradMode.enabled:
             ctx.inputs = args
             ctx.needs_input_grad = needs
+            # outputs are held weakly: dropping them frees the graph
             if multi:
                 result = tuple(Tensor._wrap(o, dev, True, ctx, i) for i, o in enumerate(outs))
+                ctx._outputs = [weakref.ref(t) for t in result]
                 # so a missing output gradient can be filled with zeros of the right kind
                 ctx._out_meta = [(o.shape, o.dtype) for o in outs]
             else:
                 result = Tensor._wrap(out, dev, True, ctx, 0)
-            # outputs are held weakly: dropping them frees the graph
-            ctx._outputs = [weakref.ref(t) for t in result] if multi else [weakref.ref(result)]
+                ctx._outputs = [weakref.ref(result)]
             if ctx._to_save is not None:
                 ctx._keep_saved(arrays, outs)
         elif multi:

@@ -7,8 +7,12 @@ state. Gate orders are PyTorch's, so weights convert by name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from ..ops import Stack
 from ..tensor import Tensor
-from ._split import chunk, split
+from ._split import chunk, split, unbind
 
 
 def _hidden_projection(h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Tensor:
@@ -27,6 +31,21 @@ def rnn_relu_step(gi: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) ->
 
 
 RNN_STEPS = {"tanh": rnn_tanh_step, "relu": rnn_relu_step}
+
+
+def unroll(
+    step: Callable, gi: Tensor, state: Any, w_hh_t: Tensor, b_hh: Tensor | None, reverse: bool = False
+) -> tuple[Tensor, Any]:
+    """``step`` applied over the time steps of ``gi`` (T, N, G·H), time running from the end if
+    ``reverse``: (every output h_t stacked in time order (T, N, H), the final state)."""
+    steps = unbind(gi, 0)
+    outputs = []
+    for g in reversed(steps) if reverse else steps:
+        state = step(g, state, w_hh_t, b_hh)
+        outputs.append(state[0] if isinstance(state, tuple) else state)
+    if reverse:
+        outputs.reverse()
+    return Stack.apply(*outputs, axis=0), state
 
 
 def gru_step(gi: Tensor, h: Tensor, w_hh_t: Tensor, b_hh: Tensor | None) -> Tensor:

@@ -19,7 +19,7 @@ from ..tensor import Tensor
 from . import init
 from ._elman import elman_sequence
 from ._factory import new_parameter
-from ._recurrence import RNN_STEPS, gru_step, lstm_step
+from ._recurrence import RNN_STEPS, gru_step, lstm_step, unroll
 from ._split import unbind
 from .module import Module
 
@@ -230,16 +230,14 @@ class _RNNBase(Module):
     def _run_direction(self, x: Tensor, state: Any, layer: int, suffix: str) -> tuple[Tensor, Any]:
         """All outputs (T, N, H) of one direction of one layer, and its final state."""
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
-        steps = unbind(F.linear(x, w_ih, b_ih), 0)  # x W_ihᵀ + b_ih for every step in one matmul
-        w_hh_t = w_hh.T
-        reverse = bool(suffix)
-        outputs = []
-        for gi in reversed(steps) if reverse else steps:
-            state = self.step(gi, state, w_hh_t, b_hh)
-            outputs.append(state[0] if isinstance(state, tuple) else state)
-        if reverse:
-            outputs.reverse()
-        return Stack.apply(*outputs, axis=0), state
+        gi = F.linear(x, w_ih, b_ih)  # x W_ihᵀ + b_ih for every step in one matmul
+        return self._recur(gi, state, w_hh, b_hh, reverse=bool(suffix))
+
+    def _recur(
+        self, gi: Tensor, state: Any, w_hh: Tensor, b_hh: Tensor | None, reverse: bool
+    ) -> tuple[Tensor, Any]:
+        """(outputs (T, N, H), final state) of the recurrence over the input projection ``gi``."""
+        return unroll(self.step, gi, state, w_hh.T, b_hh, reverse)
 
     def _unroll(self, x: Tensor, states: list[Any]) -> tuple[Tensor, list[Any]]:
         finals = []
@@ -304,10 +302,10 @@ class RNN(_SingleStateRNN):
                          device, dtype)
         self.nonlinearity = nonlinearity
 
-    def _run_direction(self, x: Tensor, state: Tensor, layer: int, suffix: str) -> tuple[Tensor, Tensor]:
-        w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
-        gi = F.linear(x, w_ih, b_ih)  # x W_ihᵀ + b_ih for every step in one matmul
-        return elman_sequence(gi, state, w_hh, b_hh, self.nonlinearity, reverse=bool(suffix))
+    def _recur(
+        self, gi: Tensor, state: Tensor, w_hh: Tensor, b_hh: Tensor | None, reverse: bool
+    ) -> tuple[Tensor, Tensor]:
+        return elman_sequence(gi, state, w_hh, b_hh, self.nonlinearity, reverse)
 
 
 class GRU(_SingleStateRNN):

@@ -9,7 +9,7 @@ import pytest
 
 import minigrad as mg
 from minigrad.nn._elman import ElmanSequence, elman_sequence
-from minigrad.nn._recurrence import RNN_STEPS
+from minigrad.nn._recurrence import RNN_STEPS, unroll
 
 T, N, H = 4, 2, 3
 
@@ -24,11 +24,8 @@ def _inputs(bias: bool, seed: int = 0, device: str = "cpu"):
 
 
 def _unfused(gi, h0, w_hh, b_hh, nonlinearity, reverse):
-    step, h = RNN_STEPS[nonlinearity], h0
-    states = [None] * T
-    for t in (range(T - 1, -1, -1) if reverse else range(T)):
-        h = states[t] = step(gi[t], h, w_hh.T, b_hh)
-    return mg.stack(states, axis=0), h
+    """The per-step graph of generic ops that nn.RNN built before (and GRU/LSTM still build)."""
+    return unroll(RNN_STEPS[nonlinearity], gi, h0, w_hh.T, b_hh, reverse)
 
 
 CASES = [(nl, rev, bias) for nl in ("tanh", "relu") for rev in (False, True) for bias in (True, False)]
@@ -92,3 +89,5 @@ def test_empty_sequence_returns_the_initial_state():
     out, h_n = elman_sequence(gi, h0, w, b)
     assert out.shape == (0, N, H)
     np.testing.assert_array_equal(h_n.numpy(), h0.numpy())
+    out.sum().backward()  # a gradient for the empty `out` alone reaches nothing
+    assert gi.grad.shape == (0, N, H) and not h0.grad.numpy().any()
