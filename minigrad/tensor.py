@@ -108,8 +108,12 @@ class Tensor:
             arr = to_device(arr, dev)
         target = resolve_dtype(dtype) if dtype is not None else arr.dtype
         resolve_dtype(target)
-        self.data = dev.xp.array(arr, dtype=target, copy=True)
-        self.device = dev
+        self._become_leaf(dev.xp.array(arr, dtype=target, copy=True), dev, requires_grad)
+
+    def _become_leaf(self, array: Any, device: Device, requires_grad: bool) -> None:
+        """Hold ``array`` as a fresh leaf (no creator, no gradient); ``requires_grad`` checked."""
+        self.data = array
+        self.device = device
         self.grad = None
         self._ctx = None
         self._idx = 0
@@ -121,7 +125,8 @@ class Tensor:
     def _wrap(
         cls, array: Any, device: Device, requires_grad: bool = False, ctx: Any = None, idx: int = 0
     ) -> Tensor:
-        """Fast constructor for arrays already on ``device`` (no copy, no checks)."""
+        """Fast constructor for arrays already on ``device`` (no copy, no checks). Every op's
+        output is made here, so it sets the fields itself rather than through _become_leaf."""
         t = object.__new__(cls)
         t.data = array
         t.device = device

@@ -19,14 +19,7 @@ class Parameter(Tensor):
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         if not isinstance(data, Tensor):
             data = Tensor(data)
-        self.data = data.data
-        self.device = data.device
-        self.grad = None
-        self._ctx = None
-        self._idx = 0
-        self._retains_grad = False
-        self._rg = False
-        self.requires_grad = requires_grad
+        self._become_leaf(data.data, data.device, requires_grad)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
