@@ -7,7 +7,7 @@ setup(
         "A readable reverse-mode autodiff framework on NumPy/CuPy, and a Chinese summariser built on it"
     ),
     packages=find_packages(include=["minigrad", "minigrad.*", "nlp", "nlp.*", "benchmarks"]),
-    package_data={"nlp": ["data/*.jsonl"]},
+    package_data={"nlp": ["corpus/*.jsonl"]},
     python_requires=">=3.10",
     install_requires=["numpy>=1.24", "jieba>=0.42", "tqdm>=4.60"],
     extras_require={

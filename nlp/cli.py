@@ -17,7 +17,7 @@ import minigrad as mg
 
 from .checkpoint import ModelDirError
 from .data import DataError, read_jsonl
-from .models import MODEL_TYPES
+from .models import MODEL_TYPES, ModelConfig
 from .summarizer import EmptyTextError, Summarizer, TruncationWarning
 from .tokenizer import MODES
 from .train import TrainConfig, train
@@ -40,16 +40,19 @@ def _device(spec: str) -> mg.Device:
 
 
 # ----------------------------------------------------------------------------- train
-_TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+_MODEL_FIELDS = {f.name for f in fields(ModelConfig)}
+_TRAIN_FIELDS = {f.name for f in fields(TrainConfig)} - {"model"}  # model: the ModelConfig
+_DEFAULTS = {f.name: f.default for f in (*fields(ModelConfig), *fields(TrainConfig)) if f.name != "model"}
+_DEFAULTS["model"] = ModelConfig.model
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    d = _TRAIN_DEFAULTS
+    d = _DEFAULTS
     p.add_argument("--data", required=True, help="training pairs, JSON Lines {text, summary}")
     p.add_argument("--dev", help="dev pairs for ROUGE during training (best checkpoint by ROUGE-L)")
     p.add_argument("--out", required=True, help="model folder to write")
     p.add_argument("--model", choices=MODEL_TYPES, default=d["model"],
-                   help="rnn: GRU + attention + copy; transformer; extractive: learned clause picker")
+                   help="rnn: GRU + attention + copy; transformer; clause: learned clause picker")
     p.add_argument("--tokenizer", choices=MODES, default=d["tokenizer"])
     p.add_argument("--steps", type=int, help="optimizer steps (overrides --epochs)")
     p.add_argument("--epochs", type=int, default=d["epochs"])
@@ -82,8 +85,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     _device(args.device)
-    names = {f.name for f in fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    given = vars(args)
+    model = ModelConfig(**{k: v for k, v in given.items() if k in _MODEL_FIELDS})
+    cfg = TrainConfig(**{k: v for k, v in given.items() if k in _TRAIN_FIELDS}, model=model)
     result = train(cfg)
     if result.interrupted:
         return 130

@@ -12,12 +12,13 @@ from pathlib import Path
 from .data import read_jsonl
 from .evaluate import evaluate_systems, format_table
 from .extractive import lead
+from .models import ModelConfig
 from .summarizer import Summarizer
 from .train import TrainConfig, train
 
 __all__ = ["DEMO_CORPUS", "run_demo", "demo_config"]
 
-DEMO_CORPUS = Path(__file__).resolve().parent / "data" / "demo.jsonl"
+DEMO_CORPUS = Path(__file__).resolve().parent / "corpus" / "demo.jsonl"
 HOLD_OUT_EVERY = 10  # every 10th paragraph is held out: 27 of 275
 
 
@@ -32,7 +33,8 @@ def demo_config(data: Path, dev: Path, out: Path, device: str, steps: int | None
     return TrainConfig(
         data=str(data), dev=str(dev), out=str(out), device=device, tokenizer="char",
         steps=steps or 800, batch_size=16, lr=3e-3, warmup=30, eval_every=100, eval_samples=1000,
-        min_freq=1, emb_dim=96, hidden_size=192, dropout=0.1, max_src_len=160, max_tgt_len=25,
+        min_freq=1, max_src_len=160, max_tgt_len=25,
+        model=ModelConfig(emb_dim=96, hidden_size=192, dropout=0.1),
     )
 
 

@@ -42,10 +42,10 @@ class Summarizer:
 
     def search_config(self, beam_size: int = 1, **options: Any) -> SearchConfig:
         """Decoding settings: at most the training summary length (a whole clause for
-        the extractive model), no repeated bigrams with beam search (greedy decodes as
+        the clause model), no repeated bigrams with beam search (greedy decodes as
         trained)."""
-        extractive = self.meta.model.model == "extractive"
-        longest = self.meta.max_src_len if extractive else self.meta.max_tgt_len
+        picks_a_clause = self.meta.model.model == "clause"
+        longest = self.meta.max_src_len if picks_a_clause else self.meta.max_tgt_len
         defaults = {"max_length": longest, "min_length": 1, "beam_size": beam_size,
                     "no_repeat_ngram_size": 2 if beam_size > 1 else 0}
         return SearchConfig(**{**defaults, **options})

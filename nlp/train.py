@@ -21,7 +21,7 @@ import signal
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +44,14 @@ __all__ = ["TrainConfig", "TrainResult", "Trainer", "train"]
 
 @dataclass
 class TrainConfig:
-    """Everything a training run needs. Either ``steps`` or ``epochs`` bounds the run
-    (``steps`` wins when both are given)."""
+    """Everything a training run needs: data, schedule and limits here, the architecture in
+    ``model`` (its data-dependent fields are filled in by :meth:`model_config`). Either
+    ``steps`` or ``epochs`` bounds the run (``steps`` wins when both are given)."""
 
     data: str
     out: str
     dev: str | None = None
     device: str = "cpu"
-    model: str = "rnn"
     tokenizer: str = "char"
     steps: int | None = None
     epochs: int | None = 10
@@ -67,27 +67,20 @@ class TrainConfig:
     max_tgt_len: int = 30
     min_freq: int = 2
     max_vocab: int | None = 20000
-    emb_dim: int = 128
-    hidden_size: int = 256
-    layers: int = 3
-    heads: int = 4
-    ff_size: int = 1024
-    dropout: float = 0.2
-    copy: bool = True
-    coverage: float = 0.0
     seed: int = 0
     resume: bool = False
     max_train: int | None = None  # use only the first N training pairs (quick runs)
     progress: bool = True
+    model: ModelConfig = field(default_factory=ModelConfig)  # the architecture to train
 
     def model_config(self, vocab: Vocab) -> ModelConfig:
-        extractive = self.model == "extractive"
-        ends = [i for i, t in enumerate(vocab.tokens) if is_clause_end(t)] if extractive else []
-        return ModelConfig(
-            model=self.model, vocab_size=len(vocab), emb_dim=self.emb_dim, hidden_size=self.hidden_size,
-            dropout=self.dropout, copy=self.copy, layers=self.layers, heads=self.heads,
-            ff_size=self.ff_size, max_positions=max(self.max_src_len, self.max_tgt_len + 2) + 8,
-            clause_end_ids=ends, coverage=self.coverage,
+        """``model`` completed with what the data decides: vocabulary size, the clause-ending
+        tokens' ids (clause model) and enough positions for the longest sequence."""
+        picks_clauses = self.model.model == "clause"
+        ends = [i for i, t in enumerate(vocab.tokens) if is_clause_end(t)] if picks_clauses else []
+        return replace(
+            self.model, vocab_size=len(vocab), clause_end_ids=ends,
+            max_positions=max(self.max_src_len, self.max_tgt_len + 2) + 8,
         )
 
 
@@ -132,10 +125,10 @@ def _prepare_vocab(
     if cfg.resume:
         meta = ckpt.read_meta(out)
         vocab = ckpt.read_vocab(out, meta)
-        if meta.tokenizer != cfg.tokenizer or meta.model.model != cfg.model:
+        if meta.tokenizer != cfg.tokenizer or meta.model.model != cfg.model.model:
             raise ckpt.ModelDirError(
                 f"--resume: {out} holds a {meta.model.model} model with the {meta.tokenizer!r} tokenizer, "
-                f"not {cfg.model}/{cfg.tokenizer!r}"
+                f"not {cfg.model.model}/{cfg.tokenizer!r}"
             )
         return vocab, meta
     vocab = Vocab.build(

@@ -13,25 +13,25 @@ import minigrad as mg
 from benchmarks.harness import Problem, Workload
 from minigrad import optim
 from nlp.data import batches, encode_pairs, read_jsonl
-from nlp.models import build_model
+from nlp.models import ModelConfig, build_model
 from nlp.tokenizer import Tokenizer
 from nlp.train import TrainConfig
 from nlp.vocab import Vocab
 
-DEMO = Path(__file__).resolve().parents[2] / "nlp" / "data" / "demo.jsonl"
+DEMO = Path(__file__).resolve().parents[2] / "nlp" / "corpus" / "demo.jsonl"
 
 
 @dataclass(frozen=True)
 class Config:
     batch: int = TrainConfig.batch_size
-    hidden: int = TrainConfig.hidden_size
-    model: str = TrainConfig.model
+    hidden: int = ModelConfig.hidden_size
+    model: str = ModelConfig.model
     data: str = str(DEMO)  # JSON Lines pairs; the vocabulary is built from them as training does
 
 
 def make_problem(config: Config, seed: int) -> Problem:
-    train = TrainConfig(data=config.data, out="", model=config.model, batch_size=config.batch,
-                        hidden_size=config.hidden, seed=seed)
+    train = TrainConfig(data=config.data, out="", batch_size=config.batch, seed=seed,
+                        model=ModelConfig(model=config.model, hidden_size=config.hidden))
     rows = read_jsonl(config.data)
     tok = Tokenizer(train.tokenizer)
     vocab = Vocab.build((tok(r["text"]) + tok(r["summary"]) for r in rows),

@@ -1,9 +1,11 @@
 """Recurrent layers: the cells (one step) and the multi-layer, optionally bidirectional
 sequence layers, with PyTorch's signatures, parameter names, gate orders and init.
 
-The seed's h_t = tanh(W_x x_t + W_h h_{t−1} + b) is ``RNNCell``; ``RNN``/``GRU``/``LSTM``
-unroll it over time and backpropagate through the graph (BPTT). For speed the input
-projection x_t W_ihᵀ + b_ih of every step is one matmul before the time loop.
+The seed's h_t = tanh(W_x x_t + W_h h_{t−1} + b) is ``RNNCell``. ``RNN`` runs each
+direction of each layer as one graph node over the whole sequence (``_elman.py``);
+``GRU`` and ``LSTM`` unroll their step over time and backpropagate through the graph
+(BPTT). For speed the input projection x_t W_ihᵀ + b_ih of every step is one matmul
+before the time loop.
 """
 
 from __future__ import annotations

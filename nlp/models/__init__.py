@@ -4,8 +4,9 @@
   (the default: at ~9k training pairs it is the one that beats the extractive baselines);
 * ``"transformer"``: :class:`TransformerSummarizer`, the seed's encoder–decoder done
   right, with optional copy;
-* ``"extractive"``: :class:`ClauseExtractor`, a BiGRU that learns to pick the source
-  clause closest to a summary (trained on oracle clauses).
+* ``"clause"``: :class:`ClauseExtractor`, a BiGRU that learns to pick the source clause
+  closest to a summary (trained on oracle clauses); the Lead and TextRank baselines it
+  competes with are in :mod:`nlp.extractive`.
 
 Both train with ``loss = model(batch)`` and decode through ``model.generate(src, …)``
 (see :mod:`nlp.decoding`). :class:`ModelConfig` holds everything needed to rebuild a
@@ -24,14 +25,14 @@ from .rnn import RNNSummarizer
 
 __all__ = ["ModelConfig", "build_model", "RNNSummarizer", "ClauseExtractor", "MODEL_TYPES", "is_clause_end"]
 
-MODEL_TYPES = ("rnn", "transformer", "extractive")
+MODEL_TYPES = ("rnn", "transformer", "clause")
 
 
 @dataclass
 class ModelConfig:
     """Architecture settings. ``hidden_size`` is the GRU size (rnn) or d_model
     (transformer); ``layers``, ``heads`` and ``ff_size`` are for the transformer;
-    ``clause_end_ids`` (the punctuation tokens' ids) for the extractive model;
+    ``clause_end_ids`` (the punctuation tokens' ids) for the clause model;
     ``coverage`` weighs the rnn's coverage loss (0: off)."""
 
     model: str = "rnn"
@@ -56,6 +57,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, obj: dict[str, Any]) -> ModelConfig:
+        if obj.get("model") == "extractive":  # the clause model's name in older model folders
+            obj = {**obj, "model": "clause"}
         known = {f.name for f in fields(cls)}
         unknown = set(obj) - known
         if unknown:
@@ -71,7 +74,7 @@ def build_model(cfg: ModelConfig) -> nn.Module:
         return RNNSummarizer(
             cfg.vocab_size, cfg.emb_dim, cfg.hidden_size, cfg.dropout, cfg.copy, cfg.coverage
         )
-    if cfg.model == "extractive":
+    if cfg.model == "clause":
         return ClauseExtractor(cfg.vocab_size, cfg.clause_end_ids, cfg.emb_dim, cfg.hidden_size, cfg.dropout)
     from .transformer import TransformerSummarizer
 

@@ -11,7 +11,7 @@ sequential (and those are fused, see :mod:`nlp.gru`). Per step::
     c_t = Σ_s a_ts H_enc,s
     o_t = tanh(W_c [s_t; c_t])      P_vocab = softmax(o_t Eᵀ + b)   (E: the embedding, tied)
     p_gen = σ(w_g [s_t; c_t; emb(y_{t−1})])
-and the copy mix of :mod:`nlp.models.copy`.
+and the copy mix of :mod:`nlp.models.copying`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .. import decoding
 from ..data import Batch
 from ..gru import GRU
 from ..vocab import Vocab
-from . import copy as copying
+from . import copying
 
 __all__ = ["RNNSummarizer"]
 

@@ -8,7 +8,7 @@ is shared by source, target and the output projection (the vocabularies are the 
 
 Copy: a single-head attention from the last decoder layer onto the encoder output gives
 the copy distribution and a context vector; ``p_gen`` mixes it with the vocabulary
-distribution as in :mod:`nlp.models.copy`. Decoding re-runs the decoder over the prefix
+distribution as in :mod:`nlp.models.copying`. Decoding re-runs the decoder over the prefix
 at each step (summaries are short, and it keeps the model free of cache plumbing).
 """
 
@@ -25,7 +25,7 @@ from minigrad import Tensor, nn
 from .. import decoding
 from ..data import Batch
 from ..vocab import Vocab
-from . import copy as copying
+from . import copying
 
 __all__ = ["TransformerSummarizer"]
 

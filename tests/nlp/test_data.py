@@ -9,7 +9,7 @@ from nlp.tokenizer import Tokenizer
 from nlp.vocab import Vocab
 
 CHAR = Tokenizer("char")
-DEMO = Path(__file__).resolve().parents[2] / "nlp" / "data" / "demo.jsonl"
+DEMO = Path(__file__).resolve().parents[2] / "nlp" / "corpus" / "demo.jsonl"
 
 
 def _write(path, lines):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from nlp.metrics import corpus_rouge, lcs_length, rouge_chars
 
-DEMO = Path(__file__).resolve().parents[2] / "nlp" / "data" / "demo.jsonl"
+DEMO = Path(__file__).resolve().parents[2] / "nlp" / "corpus" / "demo.jsonl"
 DATA = Path(os.environ.get("NLP_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 

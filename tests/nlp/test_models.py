@@ -9,7 +9,7 @@ import minigrad as mg
 from nlp.data import batches, encode_pairs
 from nlp.gru import GRU
 from nlp.models import ModelConfig, build_model
-from nlp.models.copy import copy_nll, extended_log_probs
+from nlp.models.copying import copy_nll, extended_log_probs
 from nlp.tokenizer import Tokenizer
 from nlp.vocab import Vocab
 
@@ -157,22 +157,22 @@ def test_clause_spans_split_after_punctuation_and_skip_empty_pieces():
     assert clause_spans(np.array([10, 11]), 2, {5}) == [(0, 2, 2)]
 
 
-def _extractive(vocab):
+def _clause_model(vocab):
     from nlp.models import is_clause_end
 
     mg.manual_seed(0)
     ends = [i for i, t in enumerate(vocab.tokens) if is_clause_end(t)]
-    return build_model(ModelConfig(model="extractive", vocab_size=len(vocab), emb_dim=16, hidden_size=16,
+    return build_model(ModelConfig(model="clause", vocab_size=len(vocab), emb_dim=16, hidden_size=16,
                                    dropout=0.0, clause_end_ids=ends))
 
 
-def test_the_extractive_model_learns_the_oracle_clause_and_emits_it_without_punctuation():
+def test_the_clause_model_learns_the_oracle_clause_and_emits_it_without_punctuation():
     pairs = [("今天天气很好，小明去北京开会，晚上回家。", "小明北京开会"),
              ("华为发布新手机Mate，售价三千元。", "华为发布Mate手机"),
              ("研究人员发现，一种新材料可以储存能量。", "新材料可储存能量")]
     vocab = Vocab([t for a, b in pairs for t in TOK(a) + TOK(b) if t != "京"], mode="char")
     batch = next(batches(encode_pairs(pairs, TOK, vocab), 3, shuffle=False))
-    model = _extractive(vocab)
+    model = _clause_model(vocab)
     spans = model._spans(batch.src, batch.src_mask)
     expected = {"小明去北京开会", "华为发布新手机Mate", "一种新材料可以储存能量"}
     oracle = {TOK.detokenize(vocab.decode(batch.src_ext[b, s[0]:s[1]], oovs=batch.oovs[b]))
@@ -193,7 +193,7 @@ def test_the_extractive_model_learns_the_oracle_clause_and_emits_it_without_punc
 
 
 def test_coverage_penalty_counts_attention_spent_twice():
-    from nlp.models.copy import coverage_penalty
+    from nlp.models.copying import coverage_penalty
 
     once = np.array([[[1.0, 0.0], [0.0, 1.0]]])  # step 1 attends elsewhere: no penalty
     twice = np.array([[[1.0, 0.0], [1.0, 0.0]]])  # step 1 attends the same source again
@@ -204,3 +204,8 @@ def test_coverage_penalty_counts_attention_spent_twice():
     assert mg.gradcheck(lambda a: coverage_penalty(a, np.ones((2, 3), dtype=bool)), [soft])
     vocab, batch = _data()
     assert _model("rnn", vocab, coverage=1.0)(batch).item() > _model("rnn", vocab)(batch).item()
+
+
+def test_model_folders_from_before_the_rename_load_their_clause_model():
+    cfg = ModelConfig.from_dict({"model": "extractive", "vocab_size": 50, "clause_end_ids": [7]})
+    assert cfg.model == "clause" and cfg.clause_end_ids == [7]

@@ -12,14 +12,15 @@ import pytest
 
 from nlp import checkpoint as ckpt
 from nlp.demo import DEMO_CORPUS
+from nlp.models import ModelConfig
 from nlp.train import TrainConfig, train
 from nlp.vocab import Vocab
 
 
-def _cfg(out: Path, **kw) -> TrainConfig:
+def _cfg(out: Path, model: str = "rnn", **kw) -> TrainConfig:
     base = dict(data=str(DEMO_CORPUS), dev=str(DEMO_CORPUS), out=str(out), max_train=48, steps=12,
-                batch_size=8, eval_every=4, eval_samples=6, emb_dim=16, hidden_size=16, dropout=0.3,
-                warmup=2, max_tgt_len=12, progress=False)
+                batch_size=8, eval_every=4, eval_samples=6, warmup=2, max_tgt_len=12, progress=False,
+                model=ModelConfig(model=model, emb_dim=16, hidden_size=16, dropout=0.3))
     return TrainConfig(**{**base, **kw})
 
 
@@ -79,10 +80,10 @@ def test_resume_without_a_saved_state_says_so(tmp_path):
         train(_cfg(tmp_path, resume=True))
 
 
-def test_the_extractive_model_trains_through_the_same_loop_and_summarises(tmp_path):
+def test_the_clause_model_trains_through_the_same_loop_and_summarises(tmp_path):
     from nlp.summarizer import Summarizer
 
-    result = train(_cfg(tmp_path, model="extractive", steps=4))
+    result = train(_cfg(tmp_path, model="clause", steps=4))
     assert result.best is not None
     summarizer = Summarizer.load(tmp_path)
     assert summarizer.meta.model.clause_end_ids  # the punctuation ids travel with the model
