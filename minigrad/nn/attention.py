@@ -72,6 +72,7 @@ class MultiHeadAttention(Module):
             raise self.input_error(
                 f"{name} of shape {layout.format(self.embed_dim)} or (seq, {self.embed_dim})", x
             )
+        self.check_input_dtype(x, self.in_proj_weight, name)
         if x.ndim == 2:
             return x.unsqueeze(0)
         return x if self.batch_first else x.swapaxes(0, 1)
@@ -109,6 +110,7 @@ class MultiHeadAttention(Module):
             if attn_mask.dtype == bool:
                 allowed = ~attn_mask.data
             else:
+                self.check_input_dtype(attn_mask, self.in_proj_weight, "attn_mask")
                 bias = attn_mask
         if key_padding_mask is not None:
             key_padding_mask = _as_tensor(key_padding_mask, like)
@@ -121,6 +123,7 @@ class MultiHeadAttention(Module):
             if kpm.dtype == bool:
                 allowed = ~kpm.data if allowed is None else allowed & ~kpm.data
             else:
+                self.check_input_dtype(kpm, self.in_proj_weight, "key_padding_mask")
                 bias = kpm if bias is None else bias + kpm
         return bias, allowed
 

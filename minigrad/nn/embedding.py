@@ -47,6 +47,12 @@ class Embedding(Module):
                 self.weight.data[self.padding_idx] = 0
 
     def forward(self, ids: Any) -> Tensor:
+        kind = getattr(getattr(ids, "dtype", None), "kind", "i")
+        if kind not in "iu":
+            raise TypeError(
+                f"{self._header()}: ids must be integers, got dtype {ids.dtype} (the output has the "
+                f"table's dtype, {self.weight.dtype}); convert the ids with .astype(mg.int64)"
+            )
         return F.embedding(ids, self.weight, padding_idx=self.padding_idx)
 
     def extra_repr(self) -> str:

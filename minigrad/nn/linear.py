@@ -38,6 +38,7 @@ class Linear(Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise self.input_error(f"input with last dimension {self.in_features}", x)
+        self.check_input_dtype(x, self.weight)
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

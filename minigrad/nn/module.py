@@ -319,6 +319,22 @@ class Module:
         shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
         return ValueError(f"{self._header()}: expected {expected}, got shape {shape}")
 
+    def check_input_dtype(self, x: Any, like: Tensor | None, name: str = "input") -> None:
+        """PyTorch's rule for layers: ``x`` must have the dtype of the layer's parameter
+        ``like`` (None: nothing to compare with). A float64 input to a float32 layer is an
+        error rather than a silent promotion that would train the layer in float64; plain
+        Tensor arithmetic keeps NumPy's promotion."""
+        if like is None or not hasattr(x, "dtype") or x.dtype == like.dtype:
+            return
+        want, got = like.dtype.name, x.dtype.name
+        fix = f"convert the {name} with .astype(mg.{want})"
+        if x.dtype.kind == "f":
+            fix += f" or the layer with .to(mg.{got})"
+        raise TypeError(
+            f"{self._header()}: {name} has dtype {got} but the layer's parameters are {want}; "
+            f"layers do not mix dtypes (as in PyTorch): {fix}"
+        )
+
 
 def _indent(text: str) -> str:
     return text.replace("\n", "\n  ")

@@ -50,6 +50,7 @@ class LayerNorm(Module):
         n = len(self.normalized_shape)
         if x.ndim < n or tuple(x.shape[x.ndim - n:]) != self.normalized_shape:
             raise self.input_error(f"input whose trailing dimensions are {self.normalized_shape}", x)
+        self.check_input_dtype(x, self.weight)
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:

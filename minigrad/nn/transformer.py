@@ -84,6 +84,7 @@ class TransformerEncoderLayer(_FeedForward):
     def forward(
         self, src: Tensor, src_mask: Any = None, src_key_padding_mask: Any = None, is_causal: bool = False
     ) -> Tensor:
+        self.check_input_dtype(src, self.linear1.weight, "src")
         x = src
         self_args = (src_mask, src_key_padding_mask, is_causal, self.dropout1)
         if self.norm_first:
@@ -137,6 +138,8 @@ class TransformerDecoderLayer(_FeedForward):
         tgt_is_causal: bool = False,
         memory_is_causal: bool = False,
     ) -> Tensor:
+        self.check_input_dtype(tgt, self.linear1.weight, "tgt")
+        self.check_input_dtype(memory, self.linear1.weight, "memory")
         x = tgt
         self_args = (tgt_mask, tgt_key_padding_mask, tgt_is_causal, self.dropout1)
         cross_args = (memory_mask, memory_key_padding_mask, memory_is_causal, self.dropout2)
@@ -284,6 +287,9 @@ class Transformer(Module):
                 f"Transformer(d_model={self.d_model}): src and tgt must have the same batch size "
                 f"(axis {batch_axis}), got shapes {src.shape} and {tgt.shape}"
             )
+        like = next(self.parameters(), None)
+        self.check_input_dtype(src, like, "src")
+        self.check_input_dtype(tgt, like, "tgt")
 
     @staticmethod
     def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
