@@ -18,6 +18,7 @@ import argparse
 import importlib
 import importlib.util
 import inspect
+import json
 import math
 import sys
 import traceback
@@ -30,12 +31,13 @@ import numpy
 from hypothesis import strategies as st
 
 from .autograd import Function
-from .backend import set_default_device
+from .backend import get_default_device, set_default_device
 from .creation import full
 from .tensor import Tensor, float64
 from .testing import GradientCheckFailure, away_from, check_gradients, tensors
 
-__all__ = ["main", "load_target", "find_checks", "run_check", "Check", "Row"]
+__all__ = ["main", "load_target", "find_checks", "run_check", "format_table", "format_text",
+           "format_json", "format_gradescope", "Check", "Row"]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_TARGET = 0, 1, 2
 MAX_INFERRED_ARITY = 3
@@ -53,6 +55,8 @@ _VERDICTS = {
     "invalid-gradient": "FAIL wrong gradient count/shape",
     "not-run": "FAIL check could not run",
 }
+_ORDER_NAMES = {1: "first-order", 2: "second-order"}
+_NEEDS_FIRST_ORDER = "FAIL needs first order"
 
 
 class TargetError(Exception):
@@ -69,18 +73,31 @@ class Check(NamedTuple):
 
 
 class Row(NamedTuple):
-    """One line of the table, plus the full failure report (empty for a pass)."""
+    """One line of the table (one op at one order, or one functional check), plus the
+    full failure report (empty for a pass), what the code printed and the points at stake."""
 
     op: str
-    examples: int
+    order: int | None  # None for a functional check
+    examples: int | None
     verdict: str
     worst_error: str
     failing_input: str
     detail: str
+    max_score: float = 1.0
+    output: str = ""
 
     @property
     def passed(self) -> bool:
         return self.verdict == "PASS"
+
+    @property
+    def score(self) -> float:
+        return self.max_score if self.passed else 0.0
+
+    @property
+    def title(self) -> str:
+        """The test's name in reports: the op and the order checked."""
+        return self.op if self.order is None else f"{self.op} ({_ORDER_NAMES[self.order]} gradient)"
 
 
 # -- loading the target ----------------------------------------------------------------
@@ -185,26 +202,40 @@ def _forward_runs(cls: type[Function], n: int) -> bool:
 # -- running the checks -----------------------------------------------------------------
 
 
-def run_check(check: Check, order: int = 1, max_examples: int = 25, seed: int | None = None) -> Row:
-    """Check one op; never raises for the op's own faults, which become a FAIL row."""
-    order = max(order, check.order)
+def run_check(check: Check, order: int = 1, max_examples: int = 25, seed: int | None = None,
+              points: Sequence[float] = (1.0, 1.0)) -> list[Row]:
+    """Check one op at orders 1..``order`` (at least its declared order): one Row per order,
+    ``points[k - 1]`` at stake at order k. Never raises for the op's own faults, which
+    become FAIL rows; the second order is not checked when the first fails."""
+    rows = []
+    for k in range(1, max(order, check.order) + 1):
+        if rows and not rows[-1].passed:
+            detail = f"{check.name}: second-order gradient not checked: the first-order gradient fails"
+            rows.append(Row(check.name, k, None, _NEEDS_FIRST_ORDER, "-", "-", detail, points[k - 1]))
+            continue
+        rows.append(_run_order(check, k, max_examples, seed, points[k - 1]))
+    return rows
+
+
+def _run_order(check: Check, order: int, max_examples: int, seed: int | None, points: float) -> Row:
     try:
         result = check_gradients(
             check.fn, *check.strategies, max_examples=max_examples, order=order, seed=seed
         )
     except GradientCheckFailure as failure:
-        return _failure_row(check.name, failure)
+        return _failure_row(check.name, order, failure, points)
     except Exception as e:  # e.g. a declared strategy that hypothesis rejects
         reason = "".join(traceback.format_exception_only(e)).strip()
-        return Row(check.name, 0, _VERDICTS["not-run"], "-", "-", f"{check.name}: {reason}")
-    return Row(check.name, result.examples, "PASS", "-", "-", "")
+        return Row(check.name, order, 0, _VERDICTS["not-run"], "-", "-", f"{check.name}: {reason}", points)
+    return Row(check.name, order, result.examples, "PASS", "-", "-", "", points)
 
 
-def _failure_row(name: str, failure: GradientCheckFailure) -> Row:
+def _failure_row(name: str, order: int, failure: GradientCheckFailure, points: float) -> Row:
     kind = failure.kind
     error = failure.max_abs_error
     worst = f"{error:.3g}" if kind == "mismatch" and error is not None and math.isfinite(error) else "-"
-    return Row(name, failure.examples, _VERDICTS[kind], worst, _one_line(failure.inputs), str(failure))
+    return Row(name, order, failure.examples, _VERDICTS[kind], worst, _one_line(failure.inputs),
+               str(failure), points)
 
 
 def _one_line(inputs: Sequence[Any]) -> str:
@@ -218,13 +249,20 @@ def _one_line(inputs: Sequence[Any]) -> str:
 
 # -- output -----------------------------------------------------------------------------
 
-_HEADERS = ("op", "examples", "result", "worst error", "minimal failing input")
+_HEADERS = ("op", "order", "examples", "result", "worst error", "minimal failing input")
 
 
-def format_table(rows: Sequence[Row]) -> str:
-    """The rows as an aligned text table."""
-    cells = [_HEADERS] + [(r.op, str(r.examples), r.verdict, r.worst_error, r.failing_input) for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(_HEADERS))]
+def _cells(r: Row, with_points: bool) -> tuple[str, ...]:
+    cells = (r.op, "-" if r.order is None else str(r.order), "-" if r.examples is None else str(r.examples),
+             r.verdict, r.worst_error, r.failing_input)
+    return cells + ((f"{r.score:g}/{r.max_score:g}",) if with_points else ())
+
+
+def format_table(rows: Sequence[Row], with_points: bool = False) -> str:
+    """The rows as an aligned text table (with a points column if ``with_points``)."""
+    headers = _HEADERS + (("points",) if with_points else ())
+    cells = [headers] + [_cells(r, with_points) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(headers))]
 
     def line(c: Sequence[str]) -> str:
         return "  ".join(text.ljust(w) for text, w in zip(c, widths)).rstrip()
@@ -233,12 +271,70 @@ def format_table(rows: Sequence[Row]) -> str:
     return "\n".join([line(cells[0]), rule] + [line(c) for c in cells[1:]])
 
 
-def _report(rows: Sequence[Row], target: str) -> str:
+def format_text(rows: Sequence[Row], target: str, with_points: bool = False) -> str:
+    """The table, each failure's full report, and a summary line."""
     passed = sum(r.passed for r in rows)
-    parts = [format_table(rows)]
+    parts = [format_table(rows, with_points)]
     parts += [r.detail for r in rows if not r.passed]
-    parts.append(f"{passed} of {len(rows)} op(s) passed in {target}")
+    summary = f"{passed} of {len(rows)} check(s) passed in {target}"
+    if with_points:
+        summary += f": {_total(rows, 'score'):g} of {_total(rows, 'max_score'):g} points"
+    parts.append(summary)
     return "\n\n".join(parts)
+
+
+def _total(rows: Sequence[Row], field: str) -> float:
+    return round(sum(getattr(r, field) for r in rows), 6)
+
+
+def _test_output(r: Row) -> str:
+    """What a test's reader needs: the failure report, or what passed, and what was printed."""
+    text = r.detail if not r.passed else f"PASS on {r.examples} drawn input(s)" if r.order else "PASS"
+    if r.output:
+        text += f"\n\noutput of the submission:\n{r.output}"
+    return text
+
+
+def format_json(rows: Sequence[Row], target: str, error: str | None = None) -> str:
+    """A machine-readable report: one entry per op and order (and functional check)."""
+    tests = [
+        {"name": r.title, "op": r.op, "order": r.order, "passed": r.passed, "result": r.verdict,
+         "examples": r.examples, "worst_error": None if r.worst_error == "-" else r.worst_error,
+         "minimal_failing_input": None if r.failing_input == "-" else r.failing_input,
+         "detail": r.detail, "output": r.output, "score": r.score, "max_score": r.max_score}
+        for r in rows
+    ]
+    report = {"target": target, "passed": error is None and all(r.passed for r in rows),
+              "error": error, "score": _total(rows, "score"), "max_score": _total(rows, "max_score"),
+              "tests": tests}
+    return json.dumps(report, indent=2, ensure_ascii=False)
+
+
+def format_gradescope(rows: Sequence[Row], target: str, error: str | None = None) -> str:
+    """Gradescope's results.json: a top-level score and one test per op and order."""
+    tests = [
+        {"name": r.title, "score": r.score, "max_score": r.max_score,
+         "status": "passed" if r.passed else "failed", "output": _test_output(r)}
+        for r in rows
+    ]
+    passed = sum(r.passed for r in rows)
+    summary = error or f"{passed} of {len(rows)} check(s) passed in {target}"
+    return json.dumps({"score": _total(rows, "score"), "output": summary, "tests": tests},
+                      indent=2, ensure_ascii=False)
+
+
+_FORMATS = {"json": format_json, "gradescope": format_gradescope}
+
+
+def _emit(text: str, output: str | None) -> None:
+    """Write ``text`` to the file ``output`` (atomically), or to stdout."""
+    if output is None:
+        print(text)
+        return
+    path = Path(output)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(path)
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -252,33 +348,65 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None,
                         help="seed for the drawn inputs (default: a fixed derandomized run)")
     parser.add_argument("--max-examples", type=int, default=25, help="inputs drawn per op (default 25)")
-    parser.add_argument("--device", default=None, help="cpu (default), cuda or cuda:N")
+    parser.add_argument("--device", default=None,
+                        help="cpu (default), cuda or cuda:N; MINIGRAD_DEVICE does the same")
+    parser.add_argument("--format", choices=("text", "json", "gradescope"), default="text",
+                        help="json: a machine-readable report; gradescope: Gradescope's results.json")
+    parser.add_argument("-o", "--output", default=None,
+                        help="write the json/gradescope report to this file (the table still "
+                             "goes to stdout); default: the report goes to stdout")
     args = parser.parse_args(argv)
     if args.max_examples < 1:
         parser.error("--max-examples must be at least 1")
     return args
 
 
+def _choose_device(spec: str | None) -> None:
+    """``--device``, else ``MINIGRAD_DEVICE``: either way a missing device fails here, once."""
+    if spec is not None:
+        set_default_device(spec)
+    else:
+        get_default_device()
+
+
+def _load_checks(target: str) -> list[Check]:
+    checks = find_checks(load_target(target))
+    if not checks:
+        raise TargetError(
+            f"nothing to check in {target!r}: it defines no mg.Function subclass and "
+            "no @minigrad.testing.checkable function"
+        )
+    return checks
+
+
+def _report(args: argparse.Namespace, rows: Sequence[Row], error: str | None = None,
+            with_points: bool = False) -> None:
+    """Print the table (text, or when the report goes to a file), and write the report."""
+    if args.format == "text" or (args.output is not None and error is None):
+        print(format_text(rows, args.target, with_points))
+    if args.format != "text":
+        _emit(_FORMATS[args.format](rows, args.target, error), args.output)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the checker; returns the exit status (0 pass, 1 some op failed, 2 bad target)."""
+    """Run the checker; returns the exit status (0 pass, 1 some op failed, 2 bad target or device)."""
     args = _parse_args(argv)
     try:
-        if args.device is not None:
-            set_default_device(args.device)
-        module = load_target(args.target)
-        checks = find_checks(module)
-        if not checks:
-            raise TargetError(
-                f"nothing to check in {args.target!r}: it defines no mg.Function subclass and "
-                "no @minigrad.testing.checkable function"
-            )
-    except (TargetError, RuntimeError, ValueError) as e:
+        _choose_device(args.device)
+    except (RuntimeError, ValueError) as e:
         print(f"minigrad.check: {e}", file=sys.stderr)
+        return EXIT_BAD_TARGET
+    try:
+        checks = _load_checks(args.target)
+    except TargetError as e:
+        print(f"minigrad.check: {e}", file=sys.stderr)
+        if args.format != "text":  # the autograder still gets a report to show the student
+            _report(args, [], error=str(e))
         return EXIT_BAD_TARGET
     # The report says where values stop being finite; NumPy's warnings would only repeat it.
     with numpy.errstate(all="ignore"):
-        rows = [run_check(c, args.order, args.max_examples, args.seed) for c in checks]
-    print(_report(rows, args.target))
+        rows = [row for c in checks for row in run_check(c, args.order, args.max_examples, args.seed)]
+    _report(args, rows)
     return EXIT_OK if all(r.passed for r in rows) else EXIT_FAILED
 
 

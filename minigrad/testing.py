@@ -40,6 +40,7 @@ __all__ = [
     "Checkable",
     "CheckResult",
     "GradientCheckFailure",
+    "second_order_hint",
 ]
 
 SearchStrategy = st.SearchStrategy
@@ -188,12 +189,13 @@ def _noncontiguous_layout(draw: Callable, shape: tuple[int, ...]) -> tuple[tuple
 class GradientCheckFailure(AssertionError):
     """A drawn input on which a gradient check failed, after hypothesis shrank it.
 
-    Fields: ``function``, ``order``, ``inputs`` (the minimal failing inputs),
+    Fields: ``function``, ``order`` (of the check that failed: 1 for the gradient, and for
+    a forward that raised; 2 for the second derivative), ``inputs`` (the minimal failing inputs),
     ``kind`` ("mismatch", "non-differentiable", "forward-error", "backward-error",
     "invalid-gradient": backward returned the wrong number or shape of gradients),
     ``input_index``, ``element_index``, ``analytic``, ``numeric``, ``max_abs_error``,
-    ``max_rel_error`` (None where they do not apply), ``examples`` (inputs tried) and
-    ``cause`` (the underlying exception).
+    ``max_rel_error`` (None where they do not apply), ``examples`` (inputs tried),
+    ``cause`` (the underlying exception) and ``hint`` (a likely reason, or None).
     """
 
     def __init__(self, function: str, order: int, inputs: tuple[Any, ...], cause: BaseException,
@@ -204,6 +206,7 @@ class GradientCheckFailure(AssertionError):
         self.cause = cause
         self.kind = kind
         self.examples = 0
+        self.hint: str | None = None
         for name in ("input_index", "element_index", "analytic", "numeric",
                      "max_abs_error", "max_rel_error"):
             setattr(self, name, getattr(cause, name, None))
@@ -217,8 +220,8 @@ class GradientCheckFailure(AssertionError):
             "backward-error": "backward raised",
             "invalid-gradient": "backward returned the wrong number or shape of gradients",
         }[self.kind]
-        order = "second-order " if self.order == 2 else ""
-        lines = [f"{order}gradient check of {self.function}: {what}", f"  {self.cause}"]
+        order = "second-order" if self.order == 2 else "first-order"
+        lines = [f"{order} gradient check of {self.function}: {what}", f"  {self.cause}"]
         if self.element_index is not None:
             lines.append(
                 f"  input {self.input_index}, element {self.element_index}: analytic "
@@ -226,7 +229,14 @@ class GradientCheckFailure(AssertionError):
             )
         lines.append("  smallest failing input:")
         lines.extend(f"    [{i}] {describe_input(x)}" for i, x in enumerate(self.inputs))
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
+
+    def add_hint(self, hint: str | None) -> None:
+        """Attach a likely reason for the failure; the message shows it."""
+        self.hint = hint
+        self.args = (self._describe(),)
 
 
 def describe_input(x: Any) -> str:
@@ -280,18 +290,94 @@ def check_example(
         with enable_grad():
             call(*inputs)
     except Exception as e:
-        raise GradientCheckFailure(name, order, inputs, e, "forward-error") from e
-    checks = (gradcheck, gradgradcheck)[:order]
-    try:
-        for check in checks:
+        raise GradientCheckFailure(name, 1, inputs, e, "forward-error") from e
+    for k, check in enumerate((gradcheck, gradgradcheck)[:order], start=1):
+        try:
             check(call, inputs, eps=eps, atol=atol, rtol=rtol, seed=seed)
-    except GradcheckError as e:
-        kind = "non-differentiable" if e.kind == "non-differentiable" else "mismatch"
-        raise GradientCheckFailure(name, order, inputs, e, kind) from e
-    except InvalidGradientError as e:
-        raise GradientCheckFailure(name, order, inputs, e, "invalid-gradient") from e
-    except Exception as e:
-        raise GradientCheckFailure(name, order, inputs, e, "backward-error") from e
+        except GradcheckError as e:
+            kind = "non-differentiable" if e.kind == "non-differentiable" else "mismatch"
+            failure = GradientCheckFailure(name, k, inputs, e, kind)
+        except InvalidGradientError as e:
+            failure = GradientCheckFailure(name, k, inputs, e, "invalid-gradient")
+        except Exception as e:
+            failure = GradientCheckFailure(name, k, inputs, e, "backward-error")
+        else:
+            continue
+        if k == 2:
+            failure.add_hint(second_order_hint(call, inputs))
+        raise failure from failure.cause
+
+
+# -- why a second-order check fails ---------------------------------------------------------
+
+
+def second_order_hint(fn: Callable[..., Any], inputs: Sequence[Any]) -> str | None:
+    """The likely reason a backward that passes first order fails second order: it builds
+    on values that carry no graph. Looks at the user-defined Functions (those outside
+    minigrad) that one call of ``fn`` records; None when nothing suspicious is found."""
+    try:
+        with enable_grad():
+            outs = fn(*inputs)
+    except Exception:
+        return None
+    for node in _user_nodes(outs if isinstance(outs, (tuple, list)) else (outs,)):
+        hint = _raw_saved_hint(node) or _detached_gradient_hint(node)
+        if hint:
+            return hint
+    return None
+
+
+def _user_nodes(outputs: Sequence[Any]) -> list[Function]:
+    """The graph's nodes whose Function is defined outside minigrad, outputs first."""
+    found, seen = [], set()
+    stack = [o for o in outputs if isinstance(o, Tensor)]
+    while stack:
+        node = stack.pop().grad_fn
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if not type(node).__module__.startswith("minigrad."):
+            found.append(node)
+        stack.extend(t for t in node.inputs or () if isinstance(t, Tensor))
+    return found
+
+
+def _raw_saved_hint(node: Function) -> str | None:
+    """A float array computed in forward and saved: backward gets it as a constant."""
+    for i, s in enumerate(node._saved or ()):
+        value = s.value
+        if s.kind == "const" and getattr(getattr(value, "dtype", None), "kind", "") == "f":
+            name = type(node).__name__
+            return (
+                f"{name}.forward saves an array it computed (saved value {i}, shape "
+                f"{tuple(value.shape)}); backward receives it as a constant Tensor with no "
+                "graph, so the derivative through it is lost at second order. Save forward's "
+                "inputs or output instead (they come back as Tensors in the graph) and recompute "
+                "the rest in backward with Tensor operations."
+            )
+    return None
+
+
+def _detached_gradient_hint(node: Function) -> str | None:
+    """A gradient returned without a graph: backward computed it on raw arrays."""
+    outs = [ref() for ref in node._outputs]
+    if any(o is None for o in outs):
+        return None
+    grads = [Tensor._wrap(o.device.xp.ones_like(o.data), o.device, requires_grad=True) for o in outs]
+    try:
+        with enable_grad():
+            returned = type(node).backward(node, *grads)
+    except Exception:
+        return None
+    returned = returned if isinstance(returned, tuple) else (returned,)
+    for i, (g, needed) in enumerate(zip(returned, node.needs_input_grad)):
+        if needed and (not isinstance(g, Tensor) or not g.requires_grad):
+            return (
+                f"{type(node).__name__}.backward returns the gradient of input {i} without a "
+                "graph: it was computed on raw arrays (.data, .numpy(), xp or numpy calls), so "
+                "it has no derivative of its own. Write backward with Tensor operations."
+            )
+    return None
 
 
 def check_gradients(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -86,9 +88,9 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return rc, out, err
 
 
-def row(out: str, op: str) -> str:
-    """The table line of ``op``."""
-    (line,) = [ln for ln in out.splitlines() if ln.split(" ", 1)[0] == op]
+def row(out: str, op: str, order: int = 1) -> str:
+    """The table line of ``op`` at ``order``."""
+    (line,) = [ln for ln in out.splitlines() if ln.split()[:2] == [op, str(order)]]
     return line
 
 
@@ -100,7 +102,7 @@ def test_exercise_fails_with_op_name_and_shrunk_input(capsys) -> None:
     assert rc == check.EXIT_FAILED == 1
     line = row(out, "Softplus")
     assert "FAIL wrong gradient" in line
-    assert float(line.split()[5]) > 0.01  # worst error column
+    assert float(line.split()[6]) > 0.01  # worst error column
     assert "[[-1.0]]" in line  # shrunk to one element
     assert "analytic" in out and "numeric" in out and "element (0, 0)" in out
 
@@ -115,7 +117,7 @@ def test_solution_passes_through_the_readme_command() -> None:
 
 def test_solution_passes_second_order(capsys) -> None:
     rc, out, _ = run(capsys, ASSIGNMENT / "solution.py", "--order", "2", "--max-examples", "10")
-    assert rc == 0 and "PASS" in row(out, "Softplus")
+    assert rc == 0 and "PASS" in row(out, "Softplus", 1) and "PASS" in row(out, "Softplus", 2)
 
 
 # -- what is found and how it is checked ---------------------------------------------------
@@ -187,7 +189,7 @@ def test_dotted_module_name(tmp_path, capsys, monkeypatch) -> None:
 def test_max_examples_and_seed_options(tmp_path, capsys) -> None:
     rc, out, _ = run(capsys, write_ops(tmp_path, CUBE), "--max-examples", "7", "--seed", "3")
     assert rc == 0
-    assert row(out, "Cube").split()[1] == "7"
+    assert row(out, "Cube").split()[2] == "7"
 
 
 # -- failures reported as what they are ------------------------------------------------
@@ -266,3 +268,138 @@ def test_bad_options_are_rejected(capsys) -> None:
             check.main(argv)
         assert info.value.code == 2
     assert "--max-examples must be at least 1" in capsys.readouterr().err
+
+
+# -- orders named in headers, and the hint for a backward built on a saved array ---------
+
+SIGMOID_SAVES_ARRAY = """
+class Sigmoid(mg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        s = 1 / (1 + ctx.device.xp.exp(-x))
+        ctx.save_for_backward(s)          # an array computed here, not an input or output
+        return s + 0.0                    # a fresh array, so s is not the output
+
+    @staticmethod
+    def backward(ctx, grad):
+        (s,) = ctx.saved_tensors
+        return grad * s * (1 - s)
+"""
+
+
+def test_first_order_failure_under_order_2_is_headed_first_order(capsys) -> None:
+    rc, out, _ = run(capsys, ASSIGNMENT / "ops.py", "--order", "2", "--max-examples", "5")
+    assert rc == 1
+    assert "first-order gradient check of Softplus" in out
+    assert "second-order gradient check" not in out
+    assert "FAIL needs first order" in row(out, "Softplus", 2)
+
+
+def test_second_order_failure_from_a_saved_array_gets_a_hint(tmp_path, capsys) -> None:
+    rc, out, _ = run(capsys, write_ops(tmp_path, SIGMOID_SAVES_ARRAY), "--order", "2", "--max-examples", "5")
+    assert rc == 1
+    assert "PASS" in row(out, "Sigmoid", 1) and "FAIL wrong gradient" in row(out, "Sigmoid", 2)
+    assert "second-order gradient check of Sigmoid" in out
+    assert "hint: Sigmoid.forward saves an array it computed (saved value 0" in out
+
+
+def test_second_order_failure_from_a_detached_backward_gets_a_hint(tmp_path, capsys) -> None:
+    detached = """
+    class Square(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return mg.tensor(2 * x.data * grad.data)   # raw arrays: no graph
+    """
+    rc, out, _ = run(capsys, write_ops(tmp_path, detached), "--order", "2", "--max-examples", "5")
+    assert rc == 1 and "PASS" in row(out, "Square", 1)
+    assert "hint: Square.backward returns the gradient of input 0 without a graph" in out
+
+
+def test_correct_second_order_gets_no_hint(tmp_path, capsys) -> None:
+    rc, out, _ = run(capsys, write_ops(tmp_path, CUBE), "--order", "2", "--max-examples", "5")
+    assert rc == 0 and "hint" not in out
+
+
+# -- one device choice, two spellings ---------------------------------------------------
+
+
+def _missing_cuda() -> str:
+    """A CUDA device this machine lacks: any, without CuPy; else one index past its GPUs."""
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        return "cuda"
+    return "cuda:99"
+
+
+@pytest.mark.parametrize("how", ["flag", "variable"])
+def test_missing_device_is_one_line_and_exit_2(how) -> None:
+    device = _missing_cuda()
+    cmd = [sys.executable, "-m", "minigrad.check", "examples/assignment/solution.py"]
+    env = {k: v for k, v in os.environ.items() if k != "MINIGRAD_DEVICE"}
+    if how == "flag":
+        cmd += ["--device", device]
+    else:
+        env["MINIGRAD_DEVICE"] = device
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == check.EXIT_BAD_TARGET == 2, proc.stdout + proc.stderr
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("minigrad.check: ")
+    assert "cuda" in lines[0] and ("pip install" in lines[0] or "GPU" in lines[0])
+
+
+# -- machine-readable reports ------------------------------------------------------------
+
+
+def test_json_report_on_the_exercise(capsys) -> None:
+    rc, out, _ = run(capsys, ASSIGNMENT / "ops.py", "--format", "json", "--max-examples", "5")
+    report = json.loads(out)  # stdout holds the report alone
+    assert rc == 1 and report["passed"] is False and report["error"] is None
+    (test,) = report["tests"]
+    assert test["op"] == "Softplus" and test["order"] == 1 and test["passed"] is False
+    assert test["result"] == "FAIL wrong gradient" and test["minimal_failing_input"] == "[[-1.0]]"
+    assert float(test["worst_error"]) > 0.01 and "analytic" in test["detail"]
+    assert (report["score"], report["max_score"]) == (0, 1)
+
+
+def test_gradescope_results_for_the_solution_at_both_orders(tmp_path, capsys) -> None:
+    results = tmp_path / "results.json"
+    rc, out, _ = run(capsys, ASSIGNMENT / "solution.py", "--order", "2", "--max-examples", "5",
+                     "--format", "gradescope", "-o", results)
+    assert rc == 0
+    assert "PASS" in row(out, "Softplus", 2)  # the table still goes to stdout
+    data = json.loads(results.read_text())
+    assert data["score"] == 2
+    assert [t["name"] for t in data["tests"]] == [
+        "Softplus (first-order gradient)", "Softplus (second-order gradient)"]
+    for t in data["tests"]:
+        assert (t["score"], t["max_score"], t["status"]) == (1, 1, "passed")
+        assert t["output"].startswith("PASS on 5 drawn input(s)")
+
+
+def test_gradescope_results_for_the_exercise_fail_with_the_report(tmp_path, capsys) -> None:
+    results = tmp_path / "results.json"
+    rc, _, _ = run(capsys, ASSIGNMENT / "ops.py", "--order", "2", "--max-examples", "5",
+                   "--format", "gradescope", "-o", results)
+    data = json.loads(results.read_text())
+    assert rc == 1 and data["score"] == 0
+    first, second = data["tests"]
+    assert first["status"] == "failed" and "first-order gradient check of Softplus" in first["output"]
+    assert second["status"] == "failed" and "not checked" in second["output"]
+
+
+def test_gradescope_results_when_the_submission_does_not_import(tmp_path, capsys) -> None:
+    path = tmp_path / "student.py"
+    path.write_text("import no_such_module_for_minigrad\n")
+    results = tmp_path / "results.json"
+    rc, out, err = run(capsys, path, "--format", "gradescope", "-o", results)
+    data = json.loads(results.read_text())
+    assert rc == 2 and out == "" and "cannot import" in err
+    assert data["score"] == 0 and data["tests"] == [] and "No module named" in data["output"]
