@@ -17,7 +17,12 @@ setup(
             "rouge-score>=0.1.2",  # an independent ROUGE to check nlp.metrics against
             "matplotlib>=3.5",
             "threadpoolctl>=3",
+            "mpi4py>=3.1",  # the distributed tests run for real, on 2 processes
+            "mpich>=4",
         ],
+        # data-parallel training (minigrad.distributed): mpi4py, and MPICH as a wheel, so
+        # `mpiexec -n N python ...` works after pip alone
+        "mpi": ["mpi4py>=3.1", "mpich>=4"],
         "gpu": ["cupy-cuda12x"],
         "plot": ["matplotlib>=3.5"],
         "dev": ["ruff"],

@@ -10,9 +10,10 @@ inputs strongly and its outputs only weakly. Dropping the last output frees the 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "is_grad_enabled",
     "backward",
     "grad",
+    "queue_callback",
     "InvalidGradientError",
 ]
 
@@ -517,15 +519,42 @@ def _default_root_grads(roots: Sequence[Tensor], grads: Any, who: str) -> list[T
     return out
 
 
+_callbacks: list[Callable[[], None]] | None = None  # queued during the backward() in progress
+
+
+def queue_callback(fn: Callable[[], None]) -> None:
+    """Run ``fn()`` once the ``backward()`` in progress has written every leaf's ``.grad``
+    (PyTorch's ``queue_callback``); meant for a Function's backward. A callback already queued
+    in this backward is not queued twice. Outside a ``backward()`` (e.g. within ``mg.grad``,
+    which writes no ``.grad``) it does nothing."""
+    if _callbacks is not None and fn not in _callbacks:
+        _callbacks.append(fn)
+
+
+@contextlib.contextmanager
+def _callback_queue() -> Iterator[list[Callable[[], None]]]:
+    """A fresh queue for one backward(); a backward nested in a Function's backward gets its own."""
+    global _callbacks
+    outer, _callbacks = _callbacks, []
+    try:
+        yield _callbacks
+    finally:
+        _callbacks = outer
+
+
 def backward(
     tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None, create_graph: bool = False
 ) -> None:
-    """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad``."""
+    """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad``, then run the callbacks that
+    the walk queued (:func:`queue_callback`)."""
     roots = _as_tensor_list(tensors)
     root_grads = _default_root_grads(roots, grad_tensors, "backward")
     if retain_graph is None:
         retain_graph = create_graph
-    _run(roots, root_grads, retain_graph, create_graph, None)
+    with _callback_queue() as queued:
+        _run(roots, root_grads, retain_graph, create_graph, None)
+    for fn in queued:
+        fn()
 
 
 def grad(

@@ -1,6 +1,6 @@
 """Neural-network layers with PyTorch's names, parameter names and shapes."""
 
-from . import init
+from . import init, parallel
 from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .attention import MultiHeadAttention
 from .container import ModuleList, Sequential
@@ -22,7 +22,7 @@ from .transformer import (
 )
 
 __all__ = [
-    "init", "Module", "Parameter", "Sequential", "ModuleList",
+    "init", "parallel", "Module", "Parameter", "Sequential", "ModuleList",
     "Linear", "Identity", "Embedding", "LayerNorm", "Dropout",
     "ReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax",
     "CrossEntropyLoss", "MSELoss",

@@ -18,6 +18,7 @@ from .elementwise import (
     Where,
     where,
 )
+from .hooks import CallAfterBackward
 from .linalg import MatMul
 from .reduction import LogSumExp, Max, Min, Sum
 from .shape import BroadcastTo, Concat, GetItem, IndexAdd, Reshape, Stack, Transpose, unbroadcast
@@ -28,5 +29,5 @@ __all__ = [
     "Maximum", "Minimum", "Where", "where",
     "MatMul", "Sum", "Max", "Min", "LogSumExp",
     "Reshape", "Transpose", "BroadcastTo", "GetItem", "IndexAdd", "Concat", "Stack",
-    "Cast", "Clone", "ToDevice", "unbroadcast",
+    "Cast", "Clone", "ToDevice", "unbroadcast", "CallAfterBackward",
 ]
