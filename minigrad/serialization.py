@@ -9,13 +9,15 @@ runs code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
 import tempfile
 import zipfile
 import zlib
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 import numpy
 
@@ -23,7 +25,7 @@ from . import backend
 from .backend import Device, to_device
 from .tensor import Tensor, resolve_dtype
 
-__all__ = ["save", "load", "CheckpointError", "UnsafeCheckpointError"]
+__all__ = ["save", "load", "atomic_write", "CheckpointError", "UnsafeCheckpointError"]
 
 MANIFEST = "__minigrad_manifest__"
 FORMAT = "minigrad-checkpoint"
@@ -94,11 +96,25 @@ def _where(path: tuple[str, ...]) -> str:
 
 
 def _write_atomically(path: str, arrays: dict[str, numpy.ndarray]) -> None:
+    with atomic_write(path, "wb") as f:
+        _write_npz(f, arrays)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+    """Open a temporary file beside ``path`` for writing; when the ``with`` block ends
+    normally it is flushed to disk and renamed to ``path`` in one step, and when the block
+    raises it is removed. Readers therefore see the old file or the whole new one, never
+    a torn one. ``mode`` is ``"w"`` (text, ``encoding``) or ``"wb"``. The one atomic
+    write of the project: checkpoints and the ``nlp`` files use it."""
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_write: mode must be 'w' or 'wb', got {mode!r}")
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            _write_npz(f, arrays)
+        with os.fdopen(fd, mode, encoding=None if mode == "wb" else encoding) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, _mode_for(path))
@@ -118,7 +134,7 @@ def _write_npz(f: Any, arrays: dict[str, numpy.ndarray]) -> None:
 
 
 def _mode_for(path: str) -> int:
-    """Keep an existing checkpoint's permissions; new ones get rw-r--r-- (mkstemp makes 0600)."""
+    """Keep an existing file's permissions; new ones get rw-r--r-- (mkstemp makes 0600)."""
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:

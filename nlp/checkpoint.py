@@ -19,13 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import minigrad as mg
 from minigrad import nn
+from minigrad.serialization import atomic_write
 
 from .models import ModelConfig, build_model
 from .vocab import Vocab
@@ -88,15 +88,8 @@ def vocab_fingerprint(vocab: Vocab) -> str:
 
 def write_json(path: Path, obj: Any) -> None:
     """Write ``obj`` as UTF-8 JSON, atomically (temporary file + rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        json.dump(obj, f, ensure_ascii=False, indent=1)
 
 
 def save_model(folder: Path, model: nn.Module, vocab: Vocab, meta: ModelMeta) -> None:

@@ -115,9 +115,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------- summarize
+def _check_one_source(args: argparse.Namespace) -> None:
+    given = [name for name, value in (("a text", args.text), ("--file", args.file), ("--input", args.input))
+             if value is not None]
+    if len(given) > 1:
+        raise UserError(f"give only one of a text, --file or --input (got {' and '.join(given)})")
+    if args.input is None and (args.output is not None or args.skip_bad):
+        raise UserError("--output and --skip-bad go with --input FILE (a JSON Lines file to summarise)")
+
+
 def _read_text(args: argparse.Namespace) -> str:
-    if args.text is not None and args.file is not None:
-        raise UserError("give the text or --file, not both")
     if args.text is not None:
         return args.text
     if args.file is not None:
@@ -129,23 +136,52 @@ def _read_text(args: argparse.Namespace) -> str:
     return sys.stdin.read()
 
 
-def cmd_summarize(args: argparse.Namespace) -> int:
-    device = _device(args.device)
+def _print_caught(caught: list[warnings.WarningMessage]) -> None:
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+
+
+def _summarize_one(args: argparse.Namespace, summarizer: Summarizer) -> int:
     text = _read_text(args)
     if not text.strip():
         raise UserError("the text is empty or only whitespace: nothing to summarise")
-    summarizer = Summarizer.load(args.model, device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TruncationWarning)
         summary = summarizer.summarize(text, beam_size=args.beam)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    _print_caught(caught)
     if not summary.strip():
         print("(the model produced no summary for this text: it may hold nothing the model "
               "can read, e.g. only emoji or an unfamiliar script)", file=sys.stderr)
         return 0
     print(summary)
     return 0
+
+
+def _summarize_whole_file(args: argparse.Namespace, summarizer: Summarizer) -> int:
+    from .summarize_file import summarize_file
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TruncationWarning)
+        result = summarize_file(summarizer, args.input, args.output, beam_size=args.beam,
+                                batch_size=args.batch_size, skip_bad=args.skip_bad, progress=args.progress)
+    _print_caught(caught)
+    where = "standard output" if args.output == "-" else args.output
+    print(f"summarised {result.written} texts into {where}", file=sys.stderr)
+    if result.skipped:
+        print(f"skipped {len(result.skipped)} bad lines:", file=sys.stderr)
+        for e in result.skipped:
+            print(f"  {e}", file=sys.stderr)
+    return 0
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    device = _device(args.device)
+    _check_one_source(args)
+    summarizer = Summarizer.load(args.model, device)
+    if args.input is not None:
+        args.output = args.output or "-"
+        return _summarize_whole_file(args, summarizer)
+    return _summarize_one(args, summarizer)
 
 
 # ------------------------------------------------------------------------------ demo
@@ -174,10 +210,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="JSON Lines pairs to score on")
     p.add_argument("--beam", type=int, default=4, help="beam size (1: greedy only)")
     p.add_argument("--limit", type=int, help="score only the first N pairs")
-    p = command("summarize", cmd_summarize, "summarise a text (argument, --file or stdin)")
+    p = command("summarize", cmd_summarize, "summarise a text (argument, --file or stdin) or a "
+                "JSON Lines file (--input)")
     p.add_argument("--model", required=True, help="model folder")
     p.add_argument("text", nargs="?", help="the text (default: read stdin)")
     p.add_argument("--file", help="read the text from this UTF-8 file")
+    p.add_argument("--input", help="JSON Lines file of {\"text\": ...} rows to summarise (-: stdin)")
+    p.add_argument("--output", help="with --input: where to write the rows with their \"summary\" "
+                   "(-: stdout, the default); written atomically")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="with --input: leave out malformed lines and list them at the end")
+    p.add_argument("--batch-size", type=int, default=64, help="texts decoded together")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--beam", type=int, default=4)
     p = command("demo", cmd_demo, "train a small model on the bundled demo corpus and show it")
     p.add_argument("--out", help="where to keep the demo model (default: a temporary folder)")

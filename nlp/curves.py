@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from minigrad.serialization import atomic_write
+
 __all__ = ["plot_history"]
 
 _warned = False
@@ -51,8 +53,7 @@ def plot_history(history: dict[str, list], path: Path) -> bool:
         ax2.legend(loc="lower right")
     ax.legend(loc="upper right")
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
     plt.close(fig)
-    tmp.replace(path)
     return True

@@ -32,6 +32,7 @@ import numpy as np
 __all__ = [
     "DataError",
     "read_jsonl",
+    "parse_jsonl_line",
     "EncodedExample",
     "encode_pairs",
     "Batch",
@@ -69,33 +70,39 @@ def read_jsonl(path: str | os.PathLike, max_rows: int | None = None) -> list[dic
         return rows
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
-            except UnicodeDecodeError as e:
-                raise DataError(f"not valid UTF-8 ({e.reason})", path, lineno) from None
-            if not line.strip():
+            obj = parse_jsonl_line(raw, path, lineno)
+            if obj is None:
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(
-                    f"malformed JSON: {e.msg} (column {e.colno})", path, lineno
-                ) from None
-            if not isinstance(obj, dict):
-                raise DataError(f"expected a JSON object, got {type(obj).__name__}", path, lineno)
-            for key in ("text", "summary"):
-                if key not in obj:
-                    raise DataError(f"missing field {key!r}", path, lineno)
-                if not isinstance(obj[key], str):
-                    raise DataError(
-                        f"field {key!r} must be a string, got {type(obj[key]).__name__}",
-                        path,
-                        lineno,
-                    )
             rows.append(obj)
             if max_rows is not None and len(rows) >= max_rows:
                 break
     return rows
+
+
+def parse_jsonl_line(
+    raw: bytes, path: str, lineno: int, fields: Sequence[str] = ("text", "summary")
+) -> dict | None:
+    """One line of a JSON Lines file as a dict, or None for a blank line. Raises
+    :class:`DataError` naming ``path:lineno`` when the line is not valid UTF-8 or JSON,
+    not an object, or lacks one of the string ``fields``."""
+    try:
+        line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"not valid UTF-8 ({e.reason})", path, lineno) from None
+    if not line.strip():
+        return None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataError(f"malformed JSON: {e.msg} (column {e.colno})", path, lineno) from None
+    if not isinstance(obj, dict):
+        raise DataError(f"expected a JSON object, got {type(obj).__name__}", path, lineno)
+    for key in fields:
+        if key not in obj:
+            raise DataError(f"missing field {key!r}", path, lineno)
+        if not isinstance(obj[key], str):
+            raise DataError(f"field {key!r} must be a string, got {type(obj[key]).__name__}", path, lineno)
+    return obj
 
 
 @dataclass

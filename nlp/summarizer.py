@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from minigrad import nn
@@ -59,18 +59,33 @@ class Summarizer:
         ``options`` are :class:`nlp.decoding.SearchConfig` fields."""
         single = isinstance(texts, str)
         texts = [texts] if single else list(texts)
+        out = [""] * len(texts)
+        for indices, summaries in self.summarize_batches(texts, beam_size, batch_size, **options):
+            for i, summary in zip(indices, summaries):
+                out[i] = summary
+        return out[0] if single else out
+
+    def summarize_batches(
+        self, texts: Sequence[str], beam_size: int = 1, batch_size: int = 64, **options: Any
+    ) -> Iterator[tuple[list[int], list[str]]]:
+        """Summarise ``texts`` batch by batch, yielding ``(indices, summaries)`` as each
+        batch is decoded: positions in ``texts`` and their summaries. Batches group texts
+        of similar length (less padding), so the indices are not in order. For progress
+        bars and for writing results while the rest is still being decoded."""
+        texts = list(texts)
         for i, text in enumerate(texts):
             if not isinstance(text, str) or not text.strip():
-                where = "the text" if single else f"text {i + 1}"
+                where = "the text" if len(texts) == 1 else f"text {i + 1}"
                 raise EmptyTextError(f"{where} is empty or only whitespace: nothing to summarise")
         self._warn_if_truncated(texts)
         cfg = self.search_config(beam_size, **options)
         encoded = encode_pairs([(t, "") for t in texts], self.tokenizer, self.vocab, self.meta.max_src_len)
-        out = [""] * len(texts)
         for batch in batches(encoded, batch_size, shuffle=False):
-            for idx, ids, oovs in zip(batch.indices, generate(self.model, batch, config=cfg), batch.oovs):
-                out[idx] = self.tokenizer.detokenize(self.vocab.decode(ids, oovs=oovs))
-        return out[0] if single else out
+            ids = generate(self.model, batch, config=cfg)
+            yield batch.indices, [self._detokenize(i, o) for i, o in zip(ids, batch.oovs)]
+
+    def _detokenize(self, ids: list[int], oovs: list[str]) -> str:
+        return self.tokenizer.detokenize(self.vocab.decode(ids, oovs=oovs))
 
     def _warn_if_truncated(self, texts: list[str]) -> None:
         limit = self.meta.max_src_len
@@ -79,5 +94,5 @@ class Summarizer:
             which = "the text" if len(texts) == 1 else f"{len(long)} of {len(texts)} texts"
             warnings.warn(
                 f"{which} exceeded the model's maximum of {limit} tokens: only the first {limit} "
-                "tokens are summarised", TruncationWarning, stacklevel=3,
+                "tokens are summarised", TruncationWarning, stacklevel=4,
             )

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
+
+from minigrad.serialization import atomic_write
 
 __all__ = ["Vocab", "PAD", "UNK", "BOS", "EOS", "SPECIALS"]
 
@@ -180,18 +181,9 @@ class Vocab:
     def save(self, path: str | os.PathLike) -> None:
         """Write the vocabulary as UTF-8 JSON to ``path`` (atomically: a temporary file in
         the same folder, then renamed)."""
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".vocab-", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f, ensure_ascii=False, indent=0)
-                f.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(path) as f:
+            json.dump(self.to_dict(), f, ensure_ascii=False, indent=0)
+            f.write("\n")
 
     @classmethod
     def from_dict(cls, obj, source: str = "vocabulary data") -> Vocab:

@@ -16,7 +16,7 @@ import minigrad as mg
 import minigrad.functional as F
 from minigrad import backend, nn, optim
 from minigrad.optim import lr_scheduler
-from minigrad.serialization import CheckpointError, UnsafeCheckpointError
+from minigrad.serialization import CheckpointError, UnsafeCheckpointError, atomic_write
 
 
 def _state():
@@ -151,6 +151,29 @@ def test_permissions_of_an_existing_checkpoint_are_kept(tmp_path):
     os.chmod(path, 0o600)
     mg.save({"a": 2}, path)
     assert (os.stat(path).st_mode & 0o777) == 0o600 and mg.load(path) == {"a": 2}
+
+
+def test_atomic_write_replaces_a_text_file_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    with atomic_write(path) as f:
+        f.write("第一行\n")
+        assert not path.exists()  # nothing at the final name until the block ends
+    assert path.read_text(encoding="utf-8") == "第一行\n" and (os.stat(path).st_mode & 0o777) == 0o644
+    with pytest.raises(ValueError, match="half way"):
+        with atomic_write(path) as f:
+            f.write("第二行\n")
+            raise ValueError("half way")
+    assert path.read_text(encoding="utf-8") == "第一行\n"
+    assert os.listdir(tmp_path) == ["rows.jsonl"]  # the temporary file is gone
+
+
+def test_atomic_write_in_binary_mode_and_a_bad_mode(tmp_path):
+    with atomic_write(tmp_path / "b.bin", "wb") as f:
+        f.write(bytes([0, 255]))
+    assert (tmp_path / "b.bin").read_bytes() == bytes([0, 255])
+    with pytest.raises(ValueError, match="mode must be 'w' or 'wb', got 'a'"):
+        with atomic_write(tmp_path / "c.txt", "a"):
+            pass
 
 
 # -- truncated, corrupted and unsafe files --------------------------------------------------------
