@@ -350,6 +350,10 @@ def _run(
                 if need and g is not None:
                     if g.data.shape != inp.data.shape:
                         _check_shapes(node, in_grads)  # raises, naming the input
+                    if g.data.dtype != inp.data.dtype:
+                        # A gradient has its input's dtype (PyTorch's rule), whatever the
+                        # forward promoted to (x32 - y64 is float64): one cast here, not per op.
+                        g = g.astype(inp.data.dtype)
                     parent = inp._ctx
                     if parent is None:
                         leaves[id(inp)] = inp

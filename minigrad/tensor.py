@@ -424,14 +424,15 @@ class Tensor:
     def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         axes = ops.reduction.normalize_axis(axis, self.ndim)
         count = math.prod(self.shape[a] for a in axes)
-        return self.sum(axis=axes, keepdims=keepdims) * (1.0 / max(count, 1))
+        return self.sum(axis=axes, keepdims=keepdims) * ops.reduction.inverse_count(count)
 
     def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
         """Variance, ddof=0 by default as in NumPy."""
         axes = ops.reduction.normalize_axis(axis, self.ndim)
         count = math.prod(self.shape[a] for a in axes)
         centred = self - self.mean(axis=axes, keepdims=True)
-        return (centred * centred).sum(axis=axes, keepdims=keepdims) * (1.0 / max(count - ddof, 1))
+        scale = ops.reduction.inverse_count(count, ddof, variance=True)
+        return (centred * centred).sum(axis=axes, keepdims=keepdims) * scale
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return ops.Max.apply(self, axis=axis, keepdims=keepdims)

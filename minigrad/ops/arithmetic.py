@@ -10,7 +10,8 @@ import math
 from typing import Any
 
 from ..autograd import Function
-from .elementwise import where
+from ..tensor import Tensor
+from .elementwise import _const, where
 from .shape import unbroadcast
 
 
@@ -32,6 +33,18 @@ def _scalar_log(a: float) -> float:
     if a > 0:
         return math.log(a)
     return 0.0 if a == 0 else math.nan
+
+
+def _base_grad(ctx, grad: Any, a: Any, b: Any) -> Any:
+    """grad · b·a^(b−1), with 0 where b = 0: a⁰ is the constant 1 even at a = 0, where
+    a^(−1) is inf and 0·inf would make the gradient (and that of x¹'s gradient) NaN. A
+    tensor exponent is masked only where a = 0 too, so ∂/∂b of this (a^(−1) at b = 0)
+    stays right wherever it is finite."""
+    if not isinstance(b, Tensor):
+        if b == 0:
+            return _const(ctx, ctx.device.xp.zeros(grad.shape, grad.dtype))
+        return grad * b * a ** (b - 1)
+    return grad * where((a == 0) & (b == 0), 0, b * a ** (b - 1))
 
 
 class Add(Function):
@@ -101,7 +114,7 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """z = a ** b;  ∂z/∂a = b·a^(b−1),  ∂z/∂b = z·ln a  (taken as 0 where a = 0)."""
+    """z = a ** b;  ∂z/∂a = b·a^(b−1) (0 where b = 0),  ∂z/∂b = z·ln a  (0 where a = 0)."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -115,7 +128,7 @@ class Pow(Function):
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
         if need_a:
-            ga = grad * b * a ** (b - 1)
+            ga = _base_grad(ctx, grad, a, b)
         if need_b:
             (out,) = ctx.saved_tensors
             if isinstance(a, (int, float)):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Any
 
 from ..autograd import Function
@@ -26,6 +28,20 @@ def backend_axis(axes: tuple[int, ...], ndim: int) -> tuple[int, ...] | None:
     segmented reduction, milliseconds instead of microseconds on 8M elements (cupy#8092):
     the MSE mean of the GPU Transformer benchmark spent 3.7 ms there."""
     return None if len(axes) == ndim else axes
+
+
+def inverse_count(count: int, ddof: int = 0, variance: bool = False) -> float:
+    """The factor that turns a sum over ``count`` elements into a mean or a variance:
+    1/(count − ddof). With nothing left to divide by it is what NumPy's division
+    gives, with NumPy's warning: NaN for an empty slice (a mean of nothing is undefined, not
+    0), inf for a variance with ddof ≥ count > 0 (so a positive sum becomes inf, as in NumPy)."""
+    if count > ddof:
+        return 1.0 / (count - ddof)
+    if not variance:
+        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=3)
+        return math.nan
+    warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=3)
+    return math.inf if count > 0 else math.nan
 
 
 def keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:

@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import minigrad.functional as F
+
+from .._torch import requires_torch, torch
 
 
 def _leaf(values, device, dtype=mg.float64):
@@ -79,6 +82,50 @@ def test_backward_on_a_leaf_root_gives_an_unaliased_gradient(device):
     x.backward(g)
     np.testing.assert_array_equal(x.grad.numpy(), g.numpy())
     assert not np.shares_memory(x.grad.numpy(), g.numpy())
+
+
+# -- gradient dtypes ---------------------------------------------------------------------------
+
+# A float32 leaf meets float64 in the forward (NumPy promotes the result to float64).
+# The functions take F: minigrad.functional, or torch.nn.functional for the comparison.
+_PROMOTING = [
+    ("x32 - y64", lambda x, y, F: (x - y).sum()),
+    ("y64 * x32", lambda x, y, F: (y * x).sum()),
+    ("x32 / y64", lambda x, y, F: (x / y).sum()),
+    ("x32 ** y64", lambda x, y, F: (x**y).sum()),
+    ("x32 @ y64", lambda x, y, F: (x @ y).sum()),
+    ("mse_loss(x32, y64)", lambda x, y, F: F.mse_loss(x, y)),
+    ("mse_loss(x32, float64 array)", lambda x, y, F: F.mse_loss(x, y.numpy())),
+]
+_X, _Y = [[1.5, 2.0], [0.5, 1.0]], [[0.5, -1.0], [2.0, 1.5]]
+
+
+@pytest.mark.parametrize("name,fn", _PROMOTING, ids=[p[0] for p in _PROMOTING])
+def test_a_gradient_has_its_inputs_dtype_whatever_the_forward_promoted_to(device, name, fn):
+    x = mg.tensor(_X, device=device, requires_grad=True)
+    y = mg.tensor(_Y, dtype=mg.float64, device=device)
+    out = fn(x, y, F)
+    assert out.dtype == mg.float64
+    out.backward()
+    assert x.grad.dtype == mg.float32
+    x64 = x.detach().astype(mg.float64).requires_grad_()
+    fn(x64, y, F).backward()
+    np.testing.assert_allclose(x.grad.numpy(), x64.grad.numpy(), rtol=1e-6)
+    # and for gradients of gradients (the square makes the first gradient depend on x)
+    (g,) = mg.grad(fn(x, y, F) ** 2, x, create_graph=True)
+    assert g.dtype == mg.float32 and mg.grad(g.sum(), x)[0].dtype == mg.float32
+
+
+@requires_torch
+@pytest.mark.parametrize("name,fn", [p for p in _PROMOTING if "@" not in p[0] and "array" not in p[0]])
+def test_gradient_dtypes_under_promotion_match_pytorch(name, fn):
+    # (PyTorch's matmul does not promote, and its mse_loss takes no NumPy array.)
+    x = mg.tensor(_X, requires_grad=True)
+    fn(x, mg.tensor(_Y, dtype=mg.float64), F).backward()
+    tx = torch.tensor(_X, requires_grad=True)
+    fn(tx, torch.tensor(_Y, dtype=torch.float64), torch.nn.functional).backward()
+    assert str(tx.grad.dtype) == "torch." + x.grad.dtype.name
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
 
 
 # -- mg.grad -------------------------------------------------------------------------------

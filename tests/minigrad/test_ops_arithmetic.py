@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import minigrad as mg
 from minigrad.testing import away_from, smooth_floats
 
+from .._torch import requires_torch, torch
 from ._opcheck import binary_operands, check_op, floats
 
 _ANY = smooth_floats()
@@ -79,3 +80,39 @@ def test_pow_exponent_gradient_at_zero_base_is_zero(device):
     b = mg.tensor([1.5, 1.5], device=device, dtype=mg.float64, requires_grad=True)
     (a**b).sum().backward()
     np.testing.assert_allclose(b.grad.numpy(), [0.0, 2.0**1.5 * np.log(2.0)])
+
+
+def _pow_grads_at_zero(exponent, device):
+    """First and second derivative of x ** exponent at x = 0 (a derivative that does not
+    depend on x counts as 0, as PyTorch's materialize_grads gives)."""
+    x = mg.tensor(0.0, dtype=mg.float64, device=device, requires_grad=True)
+    (g,) = mg.grad(x**exponent, x, create_graph=True)
+    (gg,) = mg.grad(g, x, allow_unused=True) if g.requires_grad else (None,)
+    return g.item(), 0.0 if gg is None else gg.item()
+
+
+_POW_AT_ZERO = [0, 0.0, 1, 1.0, 2]
+
+
+@pytest.mark.parametrize("exponent", _POW_AT_ZERO)
+def test_pow_base_gradients_at_zero_are_finite(device, exponent):
+    # d(a⁰)/da = 0 even at a = 0 (not 0·a^(−1) = NaN), so the second derivative of a¹ is 0 too.
+    expected = {0: (0.0, 0.0), 1: (1.0, 0.0), 2: (0.0, 2.0)}[int(exponent)]
+    assert _pow_grads_at_zero(exponent, device) == expected
+
+
+@requires_torch
+@pytest.mark.parametrize("exponent", _POW_AT_ZERO)
+def test_pow_base_gradients_at_zero_match_pytorch(exponent):
+    x = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(x**exponent, x, create_graph=True)
+    gg = torch.autograd.grad(g, x, allow_unused=True, materialize_grads=True)[0] if g.requires_grad else 0.0
+    assert _pow_grads_at_zero(exponent, "cpu") == (g.item(), float(gg))
+
+
+def test_pow_with_a_zero_tensor_exponent_has_zero_base_gradient(device):
+    a = mg.tensor([0.0, 0.0, 2.0], dtype=mg.float64, device=device, requires_grad=True)
+    b = mg.tensor([0.0, 1.0, 0.0], dtype=mg.float64, device=device)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** −1 in the branch that is not taken
+        (a**b).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [0.0, 1.0, 0.0])

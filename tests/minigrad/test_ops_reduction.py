@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import strategies as st
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 import minigrad as mg
 from minigrad.testing import shapes
 
+from .._torch import requires_torch, torch
 from ._opcheck import check_op, floats
 
 
@@ -95,3 +98,56 @@ def test_logsumexp_of_huge_values_does_not_overflow(device):
     assert y.item() == pytest.approx(1000.0 + np.log(2.0))
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), [0.5, 0.5])
+
+
+
+# What is reduced is empty: an all-False mask, or a zero-width slice reduced over its empty axis.
+_EMPTY = {"all-False mask": (lambda x: x[x > 10], None), "empty axis": (lambda x: x[:, :0], 1)}
+_NOTHING = [(how, reduce) for how in _EMPTY for reduce in ("mean", "var")]
+
+
+def _reduce_nothing(x, how, reduce):
+    """(result, the RuntimeWarning messages raised) of mean/var over nothing, on any library."""
+    select, axis = _EMPTY[how]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if isinstance(x, mg.Tensor):
+            out = getattr(select(x), reduce)(axis=axis)
+        elif isinstance(x, np.ndarray):
+            with np.errstate(invalid="ignore"):
+                out = getattr(select(x), reduce)(axis=axis)
+        elif reduce == "mean":  # PyTorch; its var is unbiased by default, minigrad's (NumPy's) ddof=0
+            out = select(x).mean() if axis is None else select(x).mean(dim=axis)
+        else:
+            out = select(x).var(correction=0) if axis is None else select(x).var(dim=axis, correction=0)
+    return out, [str(w.message) for w in caught if w.category is RuntimeWarning]
+
+
+@pytest.mark.parametrize("how,reduce", _NOTHING)
+def test_mean_and_var_of_nothing_are_nan_with_numpys_warning(device, how, reduce):
+    values = np.arange(6.0).reshape(2, 3)
+    x = mg.tensor(values, dtype=mg.float64, device=device, requires_grad=True)
+    out, messages = _reduce_nothing(x, how, reduce)
+    expected, expected_messages = _reduce_nothing(values, how, reduce)
+    assert out.shape == expected.shape and np.isnan(out.numpy()).all() and np.isnan(expected).all()
+    assert expected_messages[0] in messages  # "Mean of empty slice" / "Degrees of freedom <= 0 ..."
+    out.sum().backward()  # the empty selection gets no gradient, and nothing raises
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros_like(values))
+
+
+@requires_torch
+@pytest.mark.parametrize("how,reduce", _NOTHING)
+def test_mean_and_var_of_nothing_match_pytorch(how, reduce):
+    values = np.arange(6.0).reshape(2, 3)
+    out, _ = _reduce_nothing(mg.tensor(values), how, reduce)
+    expected, _ = _reduce_nothing(torch.tensor(values, dtype=torch.float32), how, reduce)
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+
+
+def test_var_with_ddof_at_least_the_count_divides_by_zero_like_numpy(device):
+    values = np.array([1.0, 2.0])
+    for ddof in (2, 3):
+        with pytest.warns(RuntimeWarning, match="Degrees of freedom"):
+            out = mg.tensor(values, device=device).var(ddof=ddof).item()
+        with pytest.warns(RuntimeWarning):
+            assert out == np.var(values, ddof=ddof) == np.inf
