@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import linecache
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+
+import numpy
+
+from .backend import device_of_array, get_default_device, to_device
 
 __all__ = [
     "Function",
@@ -131,10 +136,16 @@ class Function:
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
+        name = type(self).__name__
+        if self._saved is None and self._freed:
+            raise RuntimeError(
+                f"{name}: saved values were already freed by a previous backward; "
+                "pass retain_graph=True to the first backward to backpropagate twice"
+            )
         if self._saved is None:
             raise RuntimeError(
-                f"{type(self).__name__}: saved values were already freed by a previous backward; "
-                "pass retain_graph=True to the first backward to backpropagate twice"
+                f"{name}: ctx.saved_tensors was read, but {name}.forward saved nothing; call "
+                "ctx.save_for_backward(...) in forward with every array that backward needs"
             )
         return tuple(self._restore(s) for s in self._saved)
 
@@ -165,6 +176,7 @@ class Function:
         record = False
         arrays = []
         needs = []
+        constants = False
         for a in args:
             if isinstance(a, Tensor):
                 if a.device is not dev:
@@ -175,15 +187,21 @@ class Function:
                 needs.append(a._rg)
                 arrays.append(a.data)
             else:
+                constants = constants or _is_array(a)
                 needs.append(False)
                 arrays.append(a)
-        ctx.device = dev
+        if constants:  # NumPy/CuPy arrays passed to apply: constant Tensors on the op's device
+            args, arrays, dev = _as_constants(cls.__name__, args, dev)
+        ctx.device = dev if dev is not None else get_default_device()
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, IndexError, TypeError) as e:
             raise _op_error(cls, args, e) from e
         multi = type(out) is tuple
         outs = out if multi else (out,)
+        if type(outs[0]) is not _ndarray and not _are_arrays(cls, outs, dev):
+            return out  # no Tensor went in and no array came out: plain values pass through
+        dev = ctx.device
         if record and _GradMode.enabled:
             ctx.inputs = args
             ctx.needs_input_grad = needs
@@ -219,6 +237,31 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} node>"
+
+
+def _as_constants(name: str, args: tuple[Any, ...], dev: Any) -> tuple[tuple[Any, ...], list[Any], Any]:
+    """``args`` with each NumPy/CuPy array made a constant Tensor (no gradient) on the device
+    of the op's Tensors (or the first array's); the arrays forward receives; that device."""
+    if dev is None:
+        dev = device_of_array(next(a for a in args if _is_array(a)))
+    args = tuple(Tensor._wrap(to_device(a, dev), dev) if _is_array(a) else a for a in args)
+    return args, [a.data if isinstance(a, Tensor) else a for a in args], dev
+
+
+def _are_arrays(cls: type, outs: tuple[Any, ...], dev: Any) -> bool:
+    """Whether forward returned backend arrays (or NumPy scalars, as whole-array reductions
+    give). Plain values are fine only from an op that got no Tensor (PyTorch passes them
+    through); otherwise they could not become Tensors, and the error says so."""
+    if all(isinstance(o, numpy.generic) or _is_array(o) for o in outs):
+        return True
+    if dev is None:
+        return False
+    kinds = ", ".join(type(o).__name__ for o in outs)
+    raise TypeError(
+        f"{cls.__name__}.forward returned {kinds}: forward must return backend arrays (one, or a "
+        "tuple of them), which apply wraps as Tensors; build them with xp = ctx.device.xp, e.g. "
+        "xp.asarray(value)"
+    )
 
 
 def _locate(value: Any, inputs: list[Any], outputs: tuple[Any, ...]) -> _Saved:
@@ -338,7 +381,13 @@ def _run(
                 continue
             if node._watched or id(node) in target_nodes:
                 _keep_output_grads(node, out_grads, target_ids, captured, taken)
-            in_grads = node.backward(node, *out_grads)
+            try:  # through the class: a backward written without @staticmethod works too
+                in_grads = type(node).backward(node, *out_grads)
+            except ValueError as e:
+                explained = _unpacking_error(node, e)
+                if explained is None:
+                    raise
+                raise explained from e
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if len(in_grads) != len(node.inputs):
@@ -464,6 +513,26 @@ class InvalidGradientError(RuntimeError):
     """A backward returned the wrong number of gradients, or one of the wrong shape: a bug in
     the op's code rather than a numerically wrong value (tools such as the checker tell the
     two apart by this class)."""
+
+
+def _unpacking_error(node: Function, e: ValueError) -> ValueError | None:
+    """Python's "not enough values to unpack (expected 2, got 1)", explained when it is
+    ``ctx.saved_tensors`` that was unpacked: forward saved fewer (or more) values than
+    backward takes. None for any other ValueError."""
+    if not str(e).startswith(("not enough values to unpack", "too many values to unpack")):
+        return None
+    tb = e.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    line = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno).strip()
+    if "saved_tensors" not in line or node._saved is None:
+        return None
+    name = type(node).__name__
+    return ValueError(
+        f"{name}.backward: {e} at `{line}` (line {tb.tb_lineno}): {name}.forward saved "
+        f"{len(node._saved)} value(s) with ctx.save_for_backward; pass it every array that "
+        "backward unpacks, e.g. ctx.save_for_backward(x, y) for `x, y = ctx.saved_tensors`"
+    )
 
 
 def _count_error(node: Function, in_grads: tuple[Any, ...]) -> InvalidGradientError:
@@ -601,4 +670,6 @@ def grad(
 
 
 # Imported last: tensor.py imports this module, and the package imports this one first.
-from .tensor import Tensor  # noqa: E402
+from .tensor import Tensor, _is_array  # noqa: E402
+
+_ndarray = numpy.ndarray

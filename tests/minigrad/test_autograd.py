@@ -387,3 +387,65 @@ def test_saved_tensors_after_backward_raise_a_clear_error(device):
     y.sum().backward()
     with pytest.raises(RuntimeError, match="freed"):
         _ = node.saved_tensors
+
+
+class Scale(mg.Function):
+    """y = k·x for a constant k given to apply as a Python number;  dy/dx = k."""
+
+    @staticmethod
+    def forward(ctx, x, k):
+        ctx.k = k
+        return x * k
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.k, None
+
+
+class CubeWithoutStaticmethod(mg.Function):
+    """Cube written as students often do: forward and backward without @staticmethod."""
+
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**3
+
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * 3 * x**2
+
+
+def test_apply_passes_non_tensor_arguments_to_forward_unchanged(device):
+    seen = []
+
+    class Spy(mg.Function):
+        @staticmethod
+        def forward(ctx, x, k, options, name):
+            seen.extend([k, options, name])
+            return x * k
+
+    x = _leaf([1.0, 2.0], device)
+    options = {"mode": "fast"}
+    Spy.apply(x, 2.5, options, "spy")
+    assert seen[0] == 2.5 and type(seen[0]) is float and seen[1] is options and seen[2] == "spy"
+    assert Scale.apply(3.0, 2.0) == 6.0  # no Tensor in, plain values out: as PyTorch's apply
+    assert Cube.apply(2.0) == 8.0
+
+
+def test_apply_wraps_numpy_arrays_as_constant_tensors(device):
+    x = _leaf([1.0, 2.0], device)
+    k = np.array([3.0, -1.0])
+    y = Scale.apply(x, k)  # the array goes to forward as an array on x's device, and gets no gradient
+    assert y.device == x.device and y.grad_fn.inputs[1].requires_grad is False
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), k)
+    z = Cube.apply(np.array([1.0, 2.0]))  # no Tensor at all: a constant on the array's device (cpu)
+    assert isinstance(z, mg.Tensor) and z.device == mg.Device("cpu") and not z.requires_grad
+    np.testing.assert_array_equal(z.numpy(), [1.0, 8.0])
+
+
+def test_a_function_written_without_staticmethod_works_through_the_class(device):
+    x = _leaf([-1.5, 0.5, 2.0], device)
+    (g,) = mg.grad(CubeWithoutStaticmethod.apply(x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.numpy(), 3 * x.numpy() ** 2)
+    assert mg.gradcheck(CubeWithoutStaticmethod.apply, (x,))
+    assert mg.gradgradcheck(CubeWithoutStaticmethod.apply, (x,))

@@ -166,3 +166,73 @@ def test_grad_input_that_does_not_require_grad(device):
 def test_item_of_a_tensor_with_several_elements(device):
     with pytest.raises(ValueError, match="one element"):
         mg.tensor(np.ones(3), device=device).item()
+
+
+class _SavesNothing(mg.Function):
+    """y = x², with a backward that reads saved values that forward never saved."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * 2 * x
+
+
+class _SavesOneOfTwo(mg.Function):
+    """z = x·y, with a forward that saves x but a backward that unpacks x and y."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        return grad * y, grad * x
+
+
+class _SavesTwoOfOne(_SavesOneOfTwo):
+    """The same with a forward that saves one value more than backward unpacks."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y, x * y)
+        return x * y
+
+
+class _ReturnsAFloat(mg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return float(x.sum())
+
+
+def test_saved_tensors_when_forward_saved_nothing_says_so_not_freed(device):
+    x = mg.ones(3, device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"_SavesNothing.forward saved nothing.*save_for_backward") as e:
+        _SavesNothing.apply(x).sum().backward()
+    assert "freed" not in str(e.value)
+
+
+@pytest.mark.parametrize("op,count,problem", [
+    (_SavesOneOfTwo, 1, "not enough values to unpack (expected 2, got 1)"),
+    (_SavesTwoOfOne, 3, "too many values to unpack (expected 2"),
+])
+def test_unpacking_the_wrong_number_of_saved_tensors_says_what_forward_saved(device, op, count, problem):
+    x = mg.ones(3, device=device, requires_grad=True)
+    with pytest.raises(ValueError) as e:
+        op.apply(x, x * 2).sum().backward()
+    message = str(e.value)
+    assert message.startswith(f"{op.__name__}.backward: {problem}")
+    assert "`x, y = ctx.saved_tensors`" in message and f"saved {count} value(s)" in message
+    assert "ctx.save_for_backward(x, y)" in message
+
+
+def test_a_forward_that_returns_a_python_number_for_tensors_is_a_clear_error(device):
+    x = mg.ones(3, device=device)
+    with pytest.raises(TypeError, match=r"_ReturnsAFloat.forward returned float: forward must return backend "
+                                        r"arrays.*ctx.device.xp"):
+        _ReturnsAFloat.apply(x)
