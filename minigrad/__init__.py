@@ -4,9 +4,43 @@ from . import distributed, functional, nn, optim, viz
 from .anomaly import detect_anomaly
 from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device, get_default_device, get_rng_state, manual_seed, set_default_device, set_rng_state
-from .creation import arange, empty, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .creation import (
+    arange,
+    empty,
+    eye,
+    from_numpy,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops.elementwise import where
+from .routines import abs as abs  # public, but out of __all__: see below
+from .routines import (
+    argmax,
+    cat,
+    concat,
+    erf,
+    exp,
+    log,
+    matmul,
+    maximum,
+    minimum,
+    relu,
+    sigmoid,
+    sqrt,
+    stack,
+    tanh,
+    transpose,
+    tril,
+    triu,
+)
 from .serialization import load, save
 from .tensor import (
     Tensor,
@@ -21,37 +55,11 @@ from .tensor import (
     uint8,
 )
 
-
-def concat(tensors, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
-    from .ops import Concat
-
-    return Concat.apply(*tensors, axis=axis)
-
-
-def stack(tensors, axis: int = 0) -> Tensor:
-    """Join tensors along a new axis."""
-    from .ops import Stack
-
-    return Stack.apply(*tensors, axis=axis)
-
-
-def maximum(a, b) -> Tensor:
-    """Elementwise max; at ties the gradient is split evenly."""
-    from .ops import Maximum
-    from .tensor import as_tensor_like
-
-    ref = a if isinstance(a, Tensor) else b
-    return Maximum.apply(as_tensor_like(a, ref), as_tensor_like(b, ref))
-
-
-def minimum(a, b) -> Tensor:
-    """Elementwise min; at ties the gradient is split evenly."""
-    from .ops import Minimum
-    from .tensor import as_tensor_like
-
-    ref = a if isinstance(a, Tensor) else b
-    return Minimum.apply(as_tensor_like(a, ref), as_tensor_like(b, ref))
+# PyTorch's dtype names. They, and ``abs``, stay out of __all__ so that
+# ``from minigrad import *`` never shadows Python's builtins.
+long = int64
+float = float32
+double = float64
 
 
 __all__ = [
@@ -59,7 +67,9 @@ __all__ = [
     "tensor", "zeros", "ones", "full", "empty", "randn", "rand", "arange", "eye",
     "zeros_like", "ones_like", "manual_seed",
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool_",
-    "concat", "stack", "where", "maximum", "minimum",
+    "from_numpy", "randint",
+    "concat", "cat", "stack", "where", "maximum", "minimum", "matmul", "transpose", "triu", "tril", "argmax",
+    "exp", "log", "tanh", "sigmoid", "relu", "sqrt", "erf",
     "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "gradcheck", "gradgradcheck",
     "set_default_device", "get_default_device",

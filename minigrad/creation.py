@@ -1,18 +1,33 @@
-"""Factory functions: tensor, zeros, ones, full, empty, randn, rand, arange, eye, *_like."""
+"""Factory functions: tensor, from_numpy, zeros, ones, full, empty, randn, rand, randint,
+arange, eye, *_like."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+import numpy
+
 from .backend import Device, get_default_device, rng
-from .tensor import Tensor, float32, resolve_dtype
+from .tensor import Tensor, float32, int64, resolve_dtype
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor (always a copy). Python floats → float32, ints → int64;
     NumPy arrays keep their dtype."""
     return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def from_numpy(array: numpy.ndarray) -> Tensor:
+    """A CPU tensor that shares ``array``'s memory and keeps its dtype (PyTorch's
+    ``torch.from_numpy``): writes to either are seen by the other."""
+    if not isinstance(array, numpy.ndarray):
+        raise TypeError(
+            f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}; use mg.tensor(data) for "
+            "other data"
+        )
+    resolve_dtype(array.dtype)  # an unsupported dtype is a clear error here, not in a later op
+    return Tensor._wrap(array, Device("cpu"))
 
 
 def _shape(shape: Sequence[Any]) -> tuple[int, ...]:
@@ -81,6 +96,27 @@ def randn(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: boo
 def rand(*shape: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the device's generator (seeded by ``manual_seed``)."""
     return _random("uniform", _shape(shape), dtype, device, requires_grad)
+
+
+def randint(
+    low: int, high: int | Sequence[int] | None = None, size: int | Sequence[int] | None = None,
+    dtype: Any = None, device: Any = None,
+) -> Tensor:
+    """Integers drawn uniformly from [low, high), int64 by default, from the device's generator.
+    PyTorch's argument order: ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if high is None:  # randint(high, size=...)
+        low, high = 0, low
+    elif size is None and not isinstance(high, int):  # randint(high, size)
+        low, high, size = 0, low, high
+    if size is None:
+        raise TypeError("randint: give the size, as randint(high, size) or randint(low, high, size)")
+    shape = (size,) if isinstance(size, int) else tuple(size)
+    dev = Device(device) if device is not None else get_default_device()
+    gen = rng(dev)
+    with dev.use():
+        draw = gen.integers if dev.type == "cpu" else gen.randint
+        arr = draw(low, high, shape).astype(resolve_dtype(dtype) if dtype is not None else int64, copy=False)
+    return Tensor._wrap(arr, dev)
 
 
 def arange(

@@ -19,10 +19,12 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from ._keywords import numpy_keywords
 from .autograd import Function, is_grad_enabled
 from .backend import rng
 from .ops.elementwise import where
 from .ops.shape import IndexAdd, unbroadcast
+from .routines import relu, sigmoid, tanh
 from .tensor import Tensor
 
 __all__ = [
@@ -82,21 +84,9 @@ class Linear(Function):
         return gx, gw, gb
 
 
-def relu(x: Tensor) -> Tensor:
-    return x.relu()
-
-
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """x·Φ(x) with the exact erf by default; ``approximate="tanh"`` for the tanh form."""
     return x.gelu(approximate)
-
-
-def tanh(x: Tensor) -> Tensor:
-    return x.tanh()
-
-
-def sigmoid(x: Tensor) -> Tensor:
-    return x.sigmoid()
 
 
 class Softmax(Function):
@@ -135,10 +125,12 @@ class LogSoftmax(Function):
         return grad - out.exp() * grad.sum(axis=ctx.axis, keepdims=True)
 
 
+@numpy_keywords
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     return Softmax.apply(x, axis=axis)
 
 
+@numpy_keywords
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return LogSoftmax.apply(x, axis=axis)
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy
 
 from . import autograd
+from ._keywords import numpy_keywords
 from .backend import Device, device_of_array, get_default_device
 
 float16 = numpy.dtype("float16")
@@ -71,6 +73,28 @@ def _from_python(data: Any, dtype: numpy.dtype | None) -> numpy.ndarray:
     elif arr.dtype.kind in "iu" and arr.dtype != int64 and not isinstance(data, numpy.generic):
         arr = arr.astype(int64)
     return arr
+
+
+class ValuesIndices(NamedTuple):
+    """What PyTorch's ``x.max(dim=d)`` / ``x.min(dim=d)`` return."""
+
+    values: Tensor
+    indices: Tensor
+
+
+class ElementCount(int):
+    """``x.size``: NumPy's number of elements, an int; also callable as PyTorch's
+    ``x.size()`` (the shape) and ``x.size(d)`` (the length of dim ``d``)."""
+
+    shape: tuple[int, ...]
+
+    def __new__(cls, shape: tuple[int, ...]) -> ElementCount:
+        count = super().__new__(cls, math.prod(shape))
+        count.shape = tuple(shape)
+        return count
+
+    def __call__(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[dim]
 
 
 class Tensor:
@@ -166,8 +190,17 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
+    def size(self) -> ElementCount:
+        """NumPy's element count (an int); ``x.size()`` / ``x.size(d)`` work as in PyTorch."""
+        return ElementCount(self.data.shape)
+
+    def numel(self) -> int:
+        """The number of elements (PyTorch's name for ``x.size``)."""
         return self.data.size
+
+    def dim(self) -> int:
+        """The number of dimensions (PyTorch's name for ``x.ndim``)."""
+        return self.data.ndim
 
     @property
     def dtype(self) -> numpy.dtype:
@@ -247,6 +280,18 @@ class Tensor:
         if d.kind != "f":  # integers and bools carry no gradient: the result is a constant
             return Tensor._wrap(self.data.astype(d), self.device)
         return ops.Cast.apply(self, d)
+
+    def float(self) -> Tensor:
+        """``x.astype(mg.float32)``, PyTorch's spelling."""
+        return self.astype(float32)
+
+    def double(self) -> Tensor:
+        """``x.astype(mg.float64)``, PyTorch's spelling."""
+        return self.astype(float64)
+
+    def long(self) -> Tensor:
+        """``x.astype(mg.int64)``, PyTorch's spelling."""
+        return self.astype(int64)
 
     def to(self, target: Any = None, dtype: Any = None) -> Tensor:
         """``x.to("cuda")``, ``x.to(mg.float64)`` or ``x.to("cpu", dtype=mg.float64)``."""
@@ -380,11 +425,13 @@ class Tensor:
     def all(self) -> bool:
         return bool(self.data.all())
 
-    def argmax(self, axis: int | None = None) -> Tensor:
-        return Tensor._wrap(self.data.argmax(axis=axis), self.device)
+    @numpy_keywords
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return Tensor._wrap(self.data.argmax(axis=axis, keepdims=keepdims), self.device)
 
-    def argmin(self, axis: int | None = None) -> Tensor:
-        return Tensor._wrap(self.data.argmin(axis=axis), self.device)
+    @numpy_keywords
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return Tensor._wrap(self.data.argmin(axis=axis, keepdims=keepdims), self.device)
 
     # -- elementwise ---------------------------------------------------------------
     def exp(self) -> Tensor:
@@ -418,14 +465,17 @@ class Tensor:
         return ops.Clip.apply(self, lo, hi)
 
     # -- reductions ----------------------------------------------------------------
+    @numpy_keywords
     def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
+    @numpy_keywords
     def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         axes = ops.reduction.normalize_axis(axis, self.ndim)
         count = math.prod(self.shape[a] for a in axes)
         return self.sum(axis=axes, keepdims=keepdims) * ops.reduction.inverse_count(count)
 
+    @numpy_keywords
     def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
         """Variance, ddof=0 by default as in NumPy."""
         axes = ops.reduction.normalize_axis(axis, self.ndim)
@@ -434,12 +484,36 @@ class Tensor:
         scale = ops.reduction.inverse_count(count, ddof, variance=True)
         return (centred * centred).sum(axis=axes, keepdims=keepdims) * scale
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+    @numpy_keywords
+    def max(self, axis: Any = None, keepdims: bool = False, dim: int | None = None) -> Any:
+        """NumPy's meaning: the largest values over ``axis`` (values only, also for
+        ``x.max(1)``). PyTorch's ``x.max(dim=1)`` returns ``(values, indices)``."""
+        return self._extremum(ops.Max, axis, keepdims, dim)
 
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.Min.apply(self, axis=axis, keepdims=keepdims)
+    @numpy_keywords
+    def min(self, axis: Any = None, keepdims: bool = False, dim: int | None = None) -> Any:
+        """NumPy's meaning: the smallest values over ``axis`` (values only, also for
+        ``x.min(1)``). PyTorch's ``x.min(dim=1)`` returns ``(values, indices)``."""
+        return self._extremum(ops.Min, axis, keepdims, dim)
 
+    def _extremum(self, op: Any, axis: Any, keepdims: bool, dim: int | None) -> Any:
+        name = op.reduce
+        if isinstance(axis, Tensor):
+            raise TypeError(
+                f"x.{name}(other) takes an axis, not a tensor (NumPy's meaning); for PyTorch's "
+                f"elementwise {name}imum of two tensors write mg.{name}imum(x, other)"
+            )
+        if dim is None:
+            return op.apply(self, axis=axis, keepdims=keepdims)
+        if not isinstance(dim, int):
+            raise TypeError(
+                f"x.{name}(dim=...) takes one int and returns (values, indices) as in PyTorch, got "
+                f"{dim!r}; for the {name} over several axes (values only) write x.{name}(axis={dim!r})"
+            )
+        where = self.argmax if name == "max" else self.argmin
+        return ValuesIndices(op.apply(self, axis=dim, keepdims=keepdims), where(dim, keepdims))
+
+    @numpy_keywords
     def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return ops.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
 
@@ -454,12 +528,40 @@ class Tensor:
     def flatten(self) -> Tensor:
         return self.reshape(-1)
 
+    def view(self, *shape: Any) -> Tensor:
+        """``x.reshape(*shape)``, PyTorch's spelling."""
+        return self.reshape(*shape)
+
     def transpose(self, *axes: Any) -> Tensor:
+        """NumPy's meaning: no arguments reverse the axes; otherwise ``axes`` is a
+        permutation of all of them, so on a 2-D tensor ``x.transpose(0, 1)`` is the identity.
+        PyTorch's ``x.transpose(d0, d1)`` (swap two dims) is ``x.swapaxes(d0, d1)`` or
+        ``mg.transpose(x, d0, d1)`` here."""
+        torch_like = len(axes) == 2 and all(isinstance(a, int) for a in axes)
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         if not axes:
             return self.T
-        return self._permute(tuple([a % self.ndim for a in axes]))
+        if len(axes) != self.ndim:
+            swap = f"; to swap two axes as PyTorch's x.transpose(d0, d1) does, write x.swapaxes{axes}" \
+                if torch_like else ""
+            raise ValueError(
+                f"transpose{axes}: a tensor of {self.ndim} dims takes a permutation of all its "
+                f"{self.ndim} axes (NumPy's meaning){swap}"
+            )
+        perm = tuple([a % self.ndim for a in axes])
+        if torch_like and perm == (0, 1):
+            warnings.warn(
+                f"x.transpose{axes} on a 2-D tensor keeps NumPy's meaning, the identity (axes in the "
+                "order 0, 1); to swap them as PyTorch does, write x.T, x.swapaxes(0, 1) or "
+                "mg.transpose(x, 0, 1)",
+                stacklevel=2,
+            )
+        return self._permute(perm)
+
+    def permute(self, *dims: Any) -> Tensor:
+        """``x.transpose(*dims)`` with every dim listed, PyTorch's spelling."""
+        return self.transpose(*dims)
 
     @property
     def T(self) -> Tensor:
@@ -476,6 +578,7 @@ class Tensor:
             return self
         return ops.Transpose.apply(self, axes)
 
+    @numpy_keywords
     def squeeze(self, axis: Any = None) -> Tensor:
         if axis is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
@@ -485,6 +588,7 @@ class Tensor:
                 raise ValueError(f"squeeze: axis {a} has size {self.shape[a]}, not 1 (shape {self.shape})")
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in axes))
 
+    @numpy_keywords
     def unsqueeze(self, axis: int) -> Tensor:
         ndim = self.ndim + 1
         if not -ndim <= axis < ndim:
@@ -501,6 +605,17 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return ops.GetItem.apply(self, index=_normalize_index(index, self.device))
 
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        """``value`` where ``mask`` is True, ``self`` elsewhere (PyTorch's ``masked_fill``;
+        the same as ``mg.where(mask, value, x)``); the gradient flows where the mask is False."""
+        kind = getattr(mask, "dtype", type(mask).__name__)
+        if kind != bool_:
+            raise TypeError(
+                f"masked_fill: the mask must be a bool tensor or array, got {kind}; build it with a "
+                "comparison (e.g. ids == pad) or .astype(mg.bool_)"
+            )
+        return ops.where(mask, value, self)
+
 
 def _normalize_index(index: Any, dev: Device) -> Any:
     """Tensors, lists and NumPy arrays inside an index become arrays on ``dev``."""
@@ -512,7 +627,11 @@ def _normalize_index(index: Any, dev: Device) -> Any:
 def _normalize_index_part(p: Any, dev: Device) -> Any:
     if isinstance(p, Tensor):
         if p.dtype.kind not in "biu":
-            raise IndexError(f"tensors used as indices must be integer or bool, got {p.dtype}")
+            raise IndexError(
+                f"tensors used as indices must be integer or bool, got {p.dtype} (if they came from "
+                "`values, indices = x.max(d)`: max/min keep NumPy's meaning and return values only; "
+                "x.max(dim=d) returns (values, indices) as in PyTorch)"
+            )
         return p.data if p.device is dev else p.to(dev).data
     if isinstance(p, list):
         p = numpy.asarray(p)

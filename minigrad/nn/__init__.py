@@ -1,6 +1,9 @@
 """Neural-network layers with PyTorch's names, parameter names and shapes."""
 
-from . import init, parallel
+import sys
+
+from .. import functional
+from . import init, parallel, utils
 from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .attention import MultiHeadAttention
 from .container import ModuleList, Sequential
@@ -22,7 +25,7 @@ from .transformer import (
 )
 
 __all__ = [
-    "init", "parallel", "Module", "Parameter", "Sequential", "ModuleList",
+    "init", "functional", "parallel", "utils", "Module", "Parameter", "Sequential", "ModuleList",
     "Linear", "Identity", "Embedding", "LayerNorm", "Dropout",
     "ReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax",
     "CrossEntropyLoss", "MSELoss",
@@ -33,3 +36,7 @@ __all__ = [
 
 # PyTorch's spelling, so code ported from torch.nn runs after changing only its imports.
 MultiheadAttention = MultiHeadAttention
+
+# ``nn.functional`` is minigrad.functional itself, importable under PyTorch's dotted path too
+# (``import minigrad.nn.functional as F``).
+sys.modules[__name__ + ".functional"] = functional

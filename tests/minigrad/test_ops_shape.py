@@ -67,6 +67,7 @@ def _transpose(x, axes, form):
     return x.transpose(*axes) if form == "unpacked" else x.transpose(axes)
 
 
+@pytest.mark.filterwarnings("ignore:x.transpose.* keeps NumPy's meaning")  # the identity is drawn on purpose
 def test_transpose_and_T(device):
     check_op(
         _transpose,
