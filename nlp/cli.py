@@ -120,6 +120,8 @@ def _check_one_source(args: argparse.Namespace) -> None:
              if value is not None]
     if len(given) > 1:
         raise UserError(f"give only one of a text, --file or --input (got {' and '.join(given)})")
+    if args.input is not None and args.explain:
+        raise UserError("--explain draws the picture for one text: give the text (or --file), not --input")
     if args.input is None and (args.output is not None or args.skip_bad):
         raise UserError("--output and --skip-bad go with --input FILE (a JSON Lines file to summarise)")
 
@@ -154,7 +156,23 @@ def _summarize_one(args: argparse.Namespace, summarizer: Summarizer) -> int:
               "can read, e.g. only emoji or an unfamiliar script)", file=sys.stderr)
         return 0
     print(summary)
+    if args.explain:
+        _explain(args, summarizer, text)
     return 0
+
+
+def _explain(args: argparse.Namespace, summarizer: Summarizer, text: str) -> None:
+    from .explain import FontWarning, PlotUnavailableError, draw_explanation
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", TruncationWarning)  # reported with the summary already
+        warnings.simplefilter("always", FontWarning)
+        try:
+            draw_explanation(summarizer.explain(text, beam_size=args.beam), args.explain)
+        except (PlotUnavailableError, ValueError) as e:
+            raise UserError(str(e)) from None
+    _print_caught(caught)
+    print(f"attention picture written to {args.explain}", file=sys.stderr)
 
 
 def _summarize_whole_file(args: argparse.Namespace, summarizer: Summarizer) -> int:
@@ -220,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(-: stdout, the default); written atomically")
     p.add_argument("--skip-bad", action="store_true",
                    help="with --input: leave out malformed lines and list them at the end")
+    p.add_argument("--explain", metavar="PNG", help="also draw the attention over the text and the "
+                   "probability of copying at each summary token into this PNG (needs matplotlib)")
     p.add_argument("--batch-size", type=int, default=64, help="texts decoded together")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--beam", type=int, default=4)

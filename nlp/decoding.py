@@ -21,6 +21,8 @@ unknown source word is produced as itself instead.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +33,7 @@ from minigrad import Tensor, no_grad
 from .data import Batch
 from .vocab import Vocab
 
-__all__ = ["SearchConfig", "generate", "greedy_search", "beam_search"]
+__all__ = ["SearchConfig", "generate", "greedy_search", "beam_search", "inference"]
 
 NEG_INF = -1e30
 
@@ -237,12 +239,20 @@ def generate(
     mask = src != Vocab.pad_id if src_mask is None else np.asarray(src_mask, dtype=bool)
     ext = src if src_ext is None else np.asarray(src_ext, dtype=np.int64)
     search = greedy_search if cfg.beam_size == 1 else beam_search
+    with inference(model):
+        return search(model, src, mask, ext, max_oov, cfg)
+
+
+@contextmanager
+def inference(model: Any) -> Iterator[None]:
+    """Run ``model`` in eval mode (no dropout) without building a graph; a model that was
+    training is put back into training mode afterwards."""
     was_training = getattr(model, "training", False)
     if was_training:
         model.eval()
     try:
         with no_grad():
-            return search(model, src, mask, ext, max_oov, cfg)
+            yield
     finally:
         if was_training:
             model.train()

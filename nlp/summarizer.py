@@ -7,17 +7,20 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from minigrad import nn
 
 from .checkpoint import ModelMeta, load_model
-from .data import batches, encode_pairs
-from .decoding import SearchConfig, generate
+from .data import batches, collate, encode_pairs
+from .decoding import SearchConfig, generate, inference
 from .tokenizer import Tokenizer
 from .vocab import Vocab
 
-__all__ = ["Summarizer", "EmptyTextError", "TruncationWarning"]
+__all__ = ["Summarizer", "Explanation", "EmptyTextError", "TruncationWarning"]
 
 
 class EmptyTextError(ValueError):
@@ -26,6 +29,20 @@ class EmptyTextError(ValueError):
 
 class TruncationWarning(UserWarning):
     """A text was longer than the model's maximum source length and was cut."""
+
+
+@dataclass
+class Explanation:
+    """What :meth:`Summarizer.explain` returns. ``attention[t, s]`` is the weight output
+    token ``t`` gave source token ``s`` (rows sum to 1); ``p_copy[t]`` is the probability
+    that token ``t`` was copied from the source rather than generated from the vocabulary
+    (None for a model without copy)."""
+
+    source: list[str]
+    summary_tokens: list[str]
+    summary: str
+    attention: np.ndarray  # (len(summary_tokens), len(source))
+    p_copy: np.ndarray | None  # (len(summary_tokens),)
 
 
 class Summarizer:
@@ -73,16 +90,40 @@ class Summarizer:
         of similar length (less padding), so the indices are not in order. For progress
         bars and for writing results while the rest is still being decoded."""
         texts = list(texts)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str) or not text.strip():
-                where = "the text" if len(texts) == 1 else f"text {i + 1}"
-                raise EmptyTextError(f"{where} is empty or only whitespace: nothing to summarise")
+        _check_texts(texts)
         self._warn_if_truncated(texts)
         cfg = self.search_config(beam_size, **options)
         encoded = encode_pairs([(t, "") for t in texts], self.tokenizer, self.vocab, self.meta.max_src_len)
         for batch in batches(encoded, batch_size, shuffle=False):
             ids = generate(self.model, batch, config=cfg)
             yield batch.indices, [self._detokenize(i, o) for i, o in zip(ids, batch.oovs)]
+
+    def explain(self, text: str, beam_size: int = 1, **options: Any) -> Explanation:
+        """The summary of ``text`` with what the model read while writing it: for every
+        output token, the attention over the source tokens and (copy model) the
+        probability that it copied. ``beam_size`` and ``options`` as for
+        :meth:`summarize`, whose summary this is."""
+        if not hasattr(self.model, "teacher_forced"):
+            raise ValueError(f"explain needs a model that attends to the text while it writes (rnn or "
+                             f"transformer); this one is a {self.meta.model.model!r} model")
+        _check_texts([text])
+        self._warn_if_truncated([text])
+        (example,) = encode_pairs([(text, "")], self.tokenizer, self.vocab, self.meta.max_src_len)
+        batch = collate([example])
+        (ids,) = generate(self.model, batch, config=self.search_config(beam_size, **options))
+        with inference(self.model):
+            _, attn, p_gen = self.model.teacher_forced(
+                batch.src, batch.src_mask, np.asarray([[Vocab.bos_id, *ids]], dtype=np.int64)
+            )
+        if attn is None:
+            raise ValueError("explain needs attention onto the source: this transformer was trained "
+                             "without copy (--no-copy), so it has no single attention to show")
+        steps = len(ids)  # the last row reads EOS (or nothing, at max_length): not a summary token
+        return Explanation(
+            source=list(example.src_tokens), summary_tokens=self.vocab.decode(ids, oovs=example.oovs),
+            summary=self._detokenize(ids, example.oovs), attention=attn.numpy()[0, :steps],
+            p_copy=None if p_gen is None else 1.0 - p_gen.numpy()[0, :steps, 0],
+        )
 
     def _detokenize(self, ids: list[int], oovs: list[str]) -> str:
         return self.tokenizer.detokenize(self.vocab.decode(ids, oovs=oovs))
@@ -96,3 +137,10 @@ class Summarizer:
                 f"{which} exceeded the model's maximum of {limit} tokens: only the first {limit} "
                 "tokens are summarised", TruncationWarning, stacklevel=4,
             )
+
+
+def _check_texts(texts: list) -> None:
+    for i, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            where = "the text" if len(texts) == 1 else f"text {i + 1}"
+            raise EmptyTextError(f"{where} is empty or only whitespace: nothing to summarise")

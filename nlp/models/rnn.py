@@ -86,12 +86,20 @@ class RNNSummarizer(nn.Module):
         return logits, attn, p_gen
 
     # ---------------------------------------------------------------- training
+    def teacher_forced(
+        self, src: np.ndarray, src_mask: np.ndarray, tgt_in: np.ndarray
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """logits (B, T, V), attention (B, T, S) and p_gen (B, T, 1) (None without copy)
+        when the decoder reads ``tgt_in`` (BOS first): in one pass, what decoding computes
+        step by step."""
+        memory, keys, s0 = self.encode(src, src_mask)
+        emb_in = self._embed(tgt_in)
+        states, _ = self.decoder(emb_in, s0.unsqueeze(0))
+        return self._step_outputs(states, emb_in, memory, keys, src_mask)
+
     def forward(self, batch: Batch) -> Tensor:
         """The training loss of a batch: mean NLL per target token (teacher forcing)."""
-        memory, keys, s0 = self.encode(batch.src, batch.src_mask)
-        emb_in = self._embed(batch.tgt_in)
-        states, _ = self.decoder(emb_in, s0.unsqueeze(0))
-        logits, attn, p_gen = self._step_outputs(states, emb_in, memory, keys, batch.src_mask)
+        logits, attn, p_gen = self.teacher_forced(batch.src, batch.src_mask, batch.tgt_in)
         if not self.copy:
             loss = copying.vocab_nll(logits, batch.tgt_out)
         else:

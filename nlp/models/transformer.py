@@ -82,10 +82,16 @@ class TransformerSummarizer(nn.Module):
         p_gen = self.gen(mg.concat([states, ctx, emb_in], axis=-1)).sigmoid()
         return logits, attn, p_gen
 
+    def teacher_forced(
+        self, src: np.ndarray, src_mask: np.ndarray, tgt_in: np.ndarray
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """logits (B, T, V), copy attention (B, T, S) and p_gen (B, T, 1) (both None
+        without copy) when the decoder reads ``tgt_in`` (BOS first)."""
+        return self._decode(tgt_in, self.encode(src, src_mask), src_mask)
+
     def forward(self, batch: Batch) -> Tensor:
         """The training loss of a batch: mean NLL per target token (teacher forcing)."""
-        memory = self.encode(batch.src, batch.src_mask)
-        logits, attn, p_gen = self._decode(batch.tgt_in, memory, batch.src_mask)
+        logits, attn, p_gen = self.teacher_forced(batch.src, batch.src_mask, batch.tgt_in)
         if not self.copy:
             return copying.vocab_nll(logits, batch.tgt_out)
         return copying.copy_nll(logits, attn, p_gen, batch.src_ext, batch.tgt_out_ext, batch.tgt_mask)
