@@ -20,7 +20,7 @@ from .data import DataError, read_jsonl
 from .models import MODEL_TYPES, ModelConfig
 from .summarizer import EmptyTextError, Summarizer, TruncationWarning
 from .tokenizer import MODES
-from .train import TrainConfig, train
+from .train import TrainConfig, TrainConfigError, train
 
 __all__ = ["main", "build_parser"]
 
@@ -91,6 +91,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(cfg)
     if result.interrupted:
         return 130
+    if result.rank != 0:  # a distributed run reports once, from rank 0
+        return 0
     best = result.best
     summary = (f"best dev ROUGE-1/2/L {best['rouge-1']:.1f} / {best['rouge-2']:.1f} / {best['rouge-l']:.1f} "
                f"at step {best['step']}" if best else "no dev set given")
@@ -254,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
-    except (UserError, DataError, ModelDirError, EmptyTextError, FileNotFoundError) as e:
+    except (UserError, DataError, ModelDirError, EmptyTextError, TrainConfigError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
 

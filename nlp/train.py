@@ -12,15 +12,23 @@
   progress, history) for ``resume`` and redraws the loss/ROUGE curve;
 * on SIGTERM or Ctrl-C it finishes the current step, writes the training state and
   returns (a second Ctrl-C stops at once), so resuming loses nothing.
+
+Under ``mpiexec -n N`` (with mpi4py installed) the run is data-parallel: each process
+trains on its :class:`~minigrad.distributed.DistributedSampler` share of every epoch with
+``batch_size / N`` pairs per step, so the global batch stays ``batch_size``; gradients are
+averaged by :class:`~minigrad.nn.parallel.DistributedDataParallel`. Only rank 0 evaluates,
+writes files (checkpoints, curves) and shows the progress bar; the logged loss and
+tokens/s are over all ranks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +36,8 @@ from typing import Any
 from tqdm import tqdm
 
 import minigrad as mg
-from minigrad import optim
+import minigrad.distributed as dist
+from minigrad import nn, optim
 
 from . import checkpoint as ckpt
 from .curves import plot_history
@@ -39,7 +48,7 @@ from .summarizer import Summarizer, TruncationWarning
 from .tokenizer import Tokenizer
 from .vocab import Vocab
 
-__all__ = ["TrainConfig", "TrainResult", "Trainer", "train"]
+__all__ = ["TrainConfig", "TrainConfigError", "TrainResult", "Trainer", "train"]
 
 
 @dataclass
@@ -91,6 +100,7 @@ class TrainResult:
     best: dict[str, Any] | None
     history: dict[str, list] = field(default_factory=dict)
     seconds: float = 0.0
+    rank: int = 0  # which process of a distributed run this is (only rank 0 reports)
 
 
 class _StopFlag:
@@ -139,6 +149,22 @@ def _prepare_vocab(
     return vocab, meta
 
 
+def _rank_and_world() -> tuple[int, int]:
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+class TrainConfigError(ValueError):
+    """A setting that cannot work for this run (e.g. a batch that does not split over the processes)."""
+
+
+def _local_batch_size(batch_size: int, world: int) -> int:
+    """Each process's share of the global batch."""
+    if batch_size % world:
+        raise TrainConfigError(f"--batch-size {batch_size} does not split evenly over {world} processes: "
+                         f"give a multiple of {world}")
+    return batch_size // world
+
+
 def _total_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
     if cfg.steps is not None:
         return cfg.steps
@@ -153,6 +179,9 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, callback: Callable[[Trainer], None] | None = None) -> None:
         self.cfg, self.callback = cfg, callback
         self.device = mg.Device(cfg.device)  # fails here, before any work, without CuPy/GPU
+        self.rank, self.world = _rank_and_world()
+        self.writes = self.rank == 0  # only one process writes files and reports
+        self.local_batch = _local_batch_size(cfg.batch_size, self.world)
         self.out = Path(cfg.out)
         self.tok = Tokenizer(cfg.tokenizer)
         rows = read_jsonl(cfg.data, max_rows=cfg.max_train)
@@ -161,10 +190,12 @@ class Trainer:
         self.dev_rows = read_jsonl(cfg.dev)[: cfg.eval_samples] if cfg.dev else []
         if cfg.resume and not (self.out / ckpt.STATE).is_file():
             raise ckpt.ModelDirError(f"--resume: {self.out} holds no training state ({ckpt.STATE})")
-        self.out.mkdir(parents=True, exist_ok=True)
+        if self.writes:
+            self.out.mkdir(parents=True, exist_ok=True)
         self.vocab, self.meta = _prepare_vocab(cfg, self.out, rows, self.tok)
         self.train_set = encode_pairs(rows, self.tok, self.vocab, cfg.max_src_len, cfg.max_tgt_len)
-        self.batches_per_epoch = math.ceil(len(self.train_set) / cfg.batch_size)
+        self.sampler = dist.DistributedSampler(len(self.train_set), self.world, self.rank, seed=cfg.seed)
+        self.batches_per_epoch = math.ceil(len(self.sampler) / self.local_batch)
         self.total_steps = _total_steps(cfg, self.batches_per_epoch)
         mg.manual_seed(cfg.seed)
         self.model = build_model(self.meta.model).to(self.device)
@@ -180,9 +211,12 @@ class Trainer:
         self.elapsed = 0.0  # training seconds before this process (resume)
         if cfg.resume:
             self._restore()
-        else:
+        elif self.writes:
             ckpt.write_json(self.out / ckpt.CONFIG, self.meta.to_dict())
             self.vocab.save(self.out / ckpt.VOCAB)
+        # what a training step calls: the model itself, or on several processes a wrapper
+        # that starts from rank 0's weights and averages gradients after backward
+        self.parallel = nn.parallel.DistributedDataParallel(self.model) if self.world > 1 else self.model
 
     # ------------------------------------------------------------------ state
     def _state(self) -> dict[str, Any]:
@@ -197,8 +231,10 @@ class Trainer:
         return time.perf_counter() - self._t0 if hasattr(self, "_t0") else 0.0
 
     def save_state(self) -> None:
-        """Write the resumable training state (model, optimizer, schedule, RNG, progress)."""
-        mg.save(self._state(), self.out / ckpt.STATE)
+        """Write the resumable training state (model, optimizer, schedule, RNG, progress);
+        on rank 0 only, as every rank holds the same."""
+        if self.writes:
+            mg.save(self._state(), self.out / ckpt.STATE)
 
     def _restore(self) -> None:
         state = mg.load(self.out / ckpt.STATE, device=self.device)
@@ -213,8 +249,9 @@ class Trainer:
 
     # --------------------------------------------------------------- evaluation
     def evaluate(self) -> dict[str, float]:
-        """Greedy ROUGE on the dev subset; saves the model when it is the best so far."""
-        if not self.dev_rows:
+        """Greedy ROUGE on the dev subset; saves the model when it is the best so far. On
+        rank 0 only: every rank holds the same weights, so the scores are one process's."""
+        if not self.dev_rows or not self.writes:
             return {}
         summarizer = Summarizer(self.model, self.vocab, self.meta)
         with warnings.catch_warnings():  # dev texts beyond max_src_len are cut as in training
@@ -234,17 +271,20 @@ class Trainer:
     def _checkpoint(self, evaluate: bool) -> dict[str, float]:
         scores = self.evaluate() if evaluate else {}
         self.save_state()
-        plot_history(self.history, self.out / "curves.png")
+        if self.writes:
+            plot_history(self.history, self.out / "curves.png")
         return scores
 
     # --------------------------------------------------------------------- loop
     def _batch_stream(self):
-        """(epoch, batch) pairs from the current step on; the order depends only on
-        (seed, epoch), so resuming replays the same sequence."""
+        """(epoch, batch) pairs of this process's share from the current step on; the order
+        depends only on (seed, epoch), so resuming replays the same sequence."""
         epoch, skip = divmod(self.step, self.batches_per_epoch)
         while True:
+            self.sampler.set_epoch(epoch)
+            share = [self.train_set[i] for i in self.sampler]
             seed = self.cfg.seed * 1000 + epoch
-            stream = batches(self.train_set, self.cfg.batch_size, shuffle=True, seed=seed)
+            stream = batches(share, self.local_batch, shuffle=True, seed=seed)
             for i, batch in enumerate(stream):
                 if i >= skip:
                     yield epoch, batch
@@ -252,7 +292,7 @@ class Trainer:
 
     def _train_step(self, batch) -> float:
         self.optimizer.zero_grad()
-        loss = self.model(batch)
+        loss = self.parallel(batch)
         loss.backward()
         if self.cfg.clip:
             optim.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
@@ -266,8 +306,8 @@ class Trainer:
         every = cfg.checkpoint_every or cfg.eval_every
         self._t0 = time.perf_counter()
         self.model.train()
-        bar = tqdm(total=self.total_steps, initial=self.step, disable=not cfg.progress, unit="step",
-                   dynamic_ncols=True)
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not (cfg.progress and self.writes),
+                   unit="step", dynamic_ncols=True)
         tokens, tick, smooth = 0, time.perf_counter(), None
         interrupted = False
         with _StopFlag() as stop:
@@ -275,8 +315,12 @@ class Trainer:
             while self.step < self.total_steps:
                 epoch, batch = next(stream)
                 loss = self._train_step(batch)
+                if self.callback is not None:
+                    self.callback(self)
+                loss, batch_tokens, stopping = self._over_all_ranks(
+                    loss, int(batch.src_mask.sum()) + batch.num_tgt_tokens, stop.signal is not None)
                 smooth = loss if smooth is None else 0.95 * smooth + 0.05 * loss
-                tokens += int(batch.src_mask.sum()) + batch.num_tgt_tokens
+                tokens += batch_tokens
                 self.history["step"].append(self.step)
                 self.history["loss"].append(loss)
                 self.history["seconds"].append(self.elapsed + self._run_seconds())
@@ -285,27 +329,50 @@ class Trainer:
                 bar.update(1)
                 if self.step % cfg.eval_every == 0 or self.step == self.total_steps:
                     scores = self._checkpoint(evaluate=True)
-                    if scores:
+                    if scores:  # (rank 0 only)
                         bar.write(f"step {self.step}: dev ROUGE-1/2/L {scores['rouge-1']:.1f} / "
                                   f"{scores['rouge-2']:.1f} / {scores['rouge-l']:.1f} (best R-L "
                                   f"{self.best['rouge-l']:.1f} at step {self.best['step']})")
                 elif self.step % every == 0:
                     self._checkpoint(evaluate=False)
-                if self.callback is not None:
-                    self.callback(self)
-                if stop.signal is not None:
+                if stopping:  # on every rank at the same step
                     interrupted = True
                     self.save_state()
-                    bar.write(f"interrupted at step {self.step}: training state saved in {self.out}; "
-                              "continue with --resume")
+                    if self.writes:
+                        bar.write(f"interrupted at step {self.step}: training state saved in {self.out}; "
+                                  "continue with --resume")
                     break
         bar.close()
-        if self.best is None and not interrupted:  # no dev set: the last weights are the model
+        if self.best is None and not interrupted and self.writes:  # no dev set: the last weights
             ckpt.save_model(self.out, self.model, self.vocab, self.meta)
         seconds = self.elapsed + self._run_seconds()
-        return TrainResult(self.step, interrupted, self.best, self.history, seconds)
+        return TrainResult(self.step, interrupted, self.best, self.history, seconds, self.rank)
+
+    def _over_all_ranks(self, loss: float, tokens: int, stopping: bool) -> tuple[float, int, bool]:
+        """The mean loss, the tokens of the global batch, and whether any rank was asked to
+        stop (so that all stop after the same step): one small all-reduce per step."""
+        if self.world == 1:
+            return loss, tokens, stopping
+        total = dist.all_reduce(mg.tensor([loss, tokens, stopping], dtype=mg.float64), op="sum").tolist()
+        return total[0] / self.world, int(total[1]), total[2] > 0
+
+
+@contextlib.contextmanager
+def _process_group() -> Iterator[None]:
+    """The MPI process group for one run, when mpi4py is installed and none is set up yet
+    (one process without mpiexec; N under ``mpiexec -n N``)."""
+    if dist.is_initialized() or not dist.is_available():
+        yield
+        return
+    dist.init_process_group()
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
 
 
 def train(cfg: TrainConfig, callback: Callable[[Trainer], None] | None = None) -> TrainResult:
-    """Run (or resume) training as ``cfg`` says; ``callback(trainer)`` runs after every step."""
-    return Trainer(cfg, callback).run()
+    """Run (or resume) training as ``cfg`` says; ``callback(trainer)`` runs after every step.
+    Started by ``mpiexec -n N``, the N processes train one model together (module docstring)."""
+    with _process_group():
+        return Trainer(cfg, callback).run()

@@ -1,0 +1,96 @@
+"""``mpiexec -n 2 python -m nlp train``: one global batch, files written by rank 0 only and
+atomically, dev scores that a single process reproduces, and --resume after a killed job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import minigrad as mg
+from nlp import checkpoint as ckpt
+from nlp.data import read_jsonl
+from nlp.demo import DEMO_CORPUS
+from nlp.metrics import corpus_rouge
+from nlp.summarizer import Summarizer
+from tests._mpi import MPIEXEC, ROOT, ok, requires_mpi, run_mpi
+
+pytestmark = requires_mpi
+
+SMALL = ["--data", str(DEMO_CORPUS), "--max-train", "48", "--batch-size", "8", "--warmup", "2",
+         "--max-tgt-len", "12", "--emb-dim", "16", "--hidden-size", "16", "--no-progress"]
+EVAL_SAMPLES = 6
+
+
+def _reports(stdout: str) -> dict[int, list[str]]:
+    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith('{"rank"')]
+    return {r["rank"]: r["writes"] for r in lines}
+
+
+def test_two_processes_keep_the_global_batch_and_only_rank_0_writes(tmp_path):
+    out = tmp_path / "model"
+    args = SMALL + ["--out", str(out), "--epochs", "1", "--dev", str(DEMO_CORPUS), "--eval-every", "3",
+                    "--eval-samples", str(EVAL_SAMPLES)]
+    result = ok(run_mpi(["-m", "tests.nlp.train_worker", *args]))
+    # 48 pairs, global batch 8: 6 steps in one epoch, as for one process
+    assert result.stdout.count("trained 6 steps") == 1  # and reported once
+    writes = _reports(result.stdout)
+    assert writes[1] == []
+    for name in (ckpt.CONFIG, ckpt.VOCAB, ckpt.WEIGHTS, ckpt.STATE, "curves.png"):
+        assert name in writes[0] and (out / name).is_file()
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_dev_scores_of_a_distributed_run_are_what_one_process_gets_from_the_saved_model(tmp_path):
+    out = tmp_path / "model"
+    ok(run_mpi(["-m", "nlp", "train", *SMALL, "--out", str(out), "--steps", "6", "--dev", str(DEMO_CORPUS),
+                "--eval-every", "3", "--eval-samples", str(EVAL_SAMPLES)]))
+    best = json.loads((out / ckpt.CONFIG).read_text())["best"]
+    dev = read_jsonl(DEMO_CORPUS)[:EVAL_SAMPLES]
+    summarizer = Summarizer.load(out)
+    hyps = summarizer.summarize([r["text"] for r in dev], batch_size=100)
+    scores = corpus_rouge(hyps, [r["summary"] for r in dev])
+    assert scores == {k: v for k, v in best.items() if k != "step"}
+
+
+def test_a_batch_that_does_not_split_over_the_processes_is_refused(tmp_path):
+    result = run_mpi(["-m", "nlp", "train", *SMALL, "--out", str(tmp_path), "--steps", "2",
+                      "--batch-size", "7"])
+    assert result.returncode == 2
+    assert "error: --batch-size 7 does not split evenly over 2 processes: give a multiple of 2" \
+        in result.stderr
+
+
+def _state_step(folder: Path) -> int:
+    try:
+        return int(mg.load(folder / ckpt.STATE)["step"])
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def test_a_killed_job_resumes_from_its_last_checkpoint_as_if_never_stopped(tmp_path):
+    args = SMALL + ["--steps", "30", "--checkpoint-every", "2", "--eval-every", "1000", "--dropout", "0"]
+    straight = ok(run_mpi(["-m", "nlp", "train", *args, "--out", str(tmp_path / "straight")]))
+    assert "trained 30 steps" in straight.stdout
+    split = tmp_path / "split"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    command = [MPIEXEC, "-n", "2", sys.executable, "-m", "nlp", "train", *args, "--out", str(split)]
+    job = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    deadline = time.monotonic() + 60
+    while _state_step(split) < 4 and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(job.pid, signal.SIGKILL)  # mpiexec and both ranks, mid-run
+    job.wait(timeout=30)
+    saved = _state_step(split)  # the checkpoint on disk is complete: it loads
+    assert 4 <= saved < 30
+    resumed = ok(run_mpi(["-m", "nlp", "train", *args, "--out", str(split), "--resume"]))
+    assert "trained 30 steps" in resumed.stdout
+    a, b = mg.load(tmp_path / "straight" / ckpt.STATE), mg.load(split / ckpt.STATE)
+    assert b["history"]["loss"] == a["history"]["loss"]
+    for name, value in a["model"].items():
+        assert (b["model"][name].numpy() == value.numpy()).all(), name

@@ -1,0 +1,37 @@
+"""``mpiexec -n N python -m tests.nlp.train_worker ARGS…``: ``python -m nlp train ARGS…`` on
+every rank, recording which files each rank creates or renames into place; each rank ends
+by printing one line ``{"rank": R, "writes": [...]}``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+
+from mpi4py import MPI
+
+from nlp.cli import main
+
+writes: set[str] = set()
+
+
+def _spy(module, name: str, path_of) -> None:
+    original = getattr(module, name)
+
+    def spying(*args, **kwargs):
+        result = original(*args, **kwargs)
+        writes.add(os.path.basename(path_of(args, kwargs, result)))
+        return result
+
+    setattr(module, name, spying)
+
+
+_spy(os, "replace", lambda args, kw, result: str(args[1]))
+_spy(os, "mkdir", lambda args, kw, result: str(args[0]))
+_spy(tempfile, "mkstemp", lambda args, kw, result: result[1])
+
+if __name__ == "__main__":
+    code = main(["train", *sys.argv[1:]])
+    print(json.dumps({"rank": MPI.COMM_WORLD.Get_rank(), "writes": sorted(writes)}), flush=True)
+    sys.exit(code)
