@@ -19,7 +19,10 @@ setup(
             "threadpoolctl>=3",
             "mpi4py>=3.1",  # the distributed tests run for real, on 2 processes
             "mpich>=4",
+            "safetensors>=0.4",  # the .safetensors format of mg.save/mg.load
         ],
+        # mg.save/mg.load of .safetensors files (weights that PyTorch / Hugging Face tools read)
+        "safetensors": ["safetensors>=0.4"],
         # data-parallel training (minigrad.distributed): mpi4py, and MPICH as a wheel, so
         # `mpiexec -n N python ...` works after pip alone
         "mpi": ["mpi4py>=3.1", "mpich>=4"],

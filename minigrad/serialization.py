@@ -1,10 +1,19 @@
-"""Checkpoints: nested state dicts saved as one ``.npz``, atomically, and never pickled.
+"""Checkpoints: nested state dicts saved as one file, atomically, and never pickled.
 
-Arrays become ``.npy`` entries named by their path in the nesting (``model/linear.weight``),
-so ``numpy.load`` can read them too. Everything else (the nesting, ints, floats, bools,
-strings, None, dict keys) goes into a JSON manifest stored as a uint8 entry. Loading reads
-entries with ``allow_pickle=False`` after checking each header, so loading a file never
-runs code.
+Two containers, chosen by the file's suffix, hold the same thing. Arrays are named by their
+path in the nesting (``model/linear.weight``; a flat model state dict keeps its own keys).
+Everything else (the nesting, ints, floats, bools, strings, None, dict keys) goes into a
+JSON manifest.
+
+* ``.safetensors``: the safetensors format (the ``safetensors`` package's NumPy API), which
+  PyTorch and Hugging Face tools read and write (``safetensors.torch.load_file``). The
+  manifest sits in the header's metadata; a file without one (written by another tool)
+  loads as a flat dict of name → Tensor.
+* any other name (``.npz`` by convention): a ``.npz`` that ``numpy.load`` can read, the
+  manifest stored as a uint8 entry. Loading reads entries with ``allow_pickle=False`` after
+  checking each header.
+
+Neither format can hold code, so loading a file never runs any.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import numpy
 
@@ -28,6 +37,7 @@ from .tensor import Tensor, resolve_dtype
 __all__ = ["save", "load", "atomic_write", "CheckpointError", "UnsafeCheckpointError"]
 
 MANIFEST = "__minigrad_manifest__"
+CHECKSUMS = "__minigrad_crc32__"  # safetensors only (a zip has its own CRCs)
 FORMAT = "minigrad-checkpoint"
 VERSION = 1
 
@@ -46,12 +56,23 @@ class UnsafeCheckpointError(CheckpointError):
 def save(obj: Any, path: str | os.PathLike) -> None:
     """Write ``obj`` (nested dicts/lists/tuples of Tensors, arrays, numbers, strings, None)
     to exactly ``path``: a temporary file in the same directory, then an atomic rename, so
-    an existing checkpoint is never left half-written."""
+    an existing checkpoint is never left half-written. A name ending in ``.safetensors``
+    gets the safetensors format, any other a ``.npz``."""
+    path = os.fspath(path)
     arrays: dict[str, numpy.ndarray] = {}
     tree = _encode(obj, (), arrays)
     manifest = json.dumps({"format": FORMAT, "version": VERSION, "tree": tree})
-    arrays[MANIFEST] = numpy.frombuffer(manifest.encode("utf-8"), dtype=numpy.uint8)
-    _write_atomically(os.fspath(path), arrays)
+    with atomic_write(path, "wb") as f:
+        if is_safetensors(path):
+            _write_safetensors(f, arrays, manifest)
+        else:
+            arrays[MANIFEST] = numpy.frombuffer(manifest.encode("utf-8"), dtype=numpy.uint8)
+            _write_npz(f, arrays)
+
+
+def is_safetensors(path: str | os.PathLike) -> bool:
+    """Whether ``mg.save``/``mg.load`` use the safetensors format for ``path`` (by its suffix)."""
+    return os.fspath(path).lower().endswith(".safetensors")
 
 
 def _encode(node: Any, path: tuple[str, ...], arrays: dict[str, numpy.ndarray]) -> dict[str, Any]:
@@ -95,11 +116,6 @@ def _where(path: tuple[str, ...]) -> str:
     return "/".join(path) or "<top level>"
 
 
-def _write_atomically(path: str, arrays: dict[str, numpy.ndarray]) -> None:
-    with atomic_write(path, "wb") as f:
-        _write_npz(f, arrays)
-
-
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open a temporary file beside ``path`` for writing; when the ``with`` block ends
@@ -133,6 +149,29 @@ def _write_npz(f: Any, arrays: dict[str, numpy.ndarray]) -> None:
                 numpy.lib.format.write_array(entry, array, allow_pickle=False)
 
 
+def _write_safetensors(f: BinaryIO, arrays: dict[str, numpy.ndarray], manifest: str) -> None:
+    """The arrays as safetensors; the header's metadata holds the manifest and a CRC-32 of
+    each array (the format has no checksums, and a flipped bit in a weight should not load
+    silently), and ``format: pt``, which tells Hugging Face loaders the layout is PyTorch's, as
+    minigrad's parameter names and shapes are. safetensors reads each array's memory as it
+    lies, so strided views (a transposed weight) are made contiguous first."""
+    contiguous = {name: a if a.flags.c_contiguous else a.copy(order="C") for name, a in arrays.items()}
+    checksums = json.dumps({name: zlib.crc32(a) for name, a in contiguous.items()})
+    metadata = {MANIFEST: manifest, CHECKSUMS: checksums, "format": "pt"}
+    f.write(_safetensors().numpy.save(contiguous, metadata=metadata))
+
+
+def _safetensors() -> Any:
+    try:
+        import safetensors.numpy
+    except ImportError:
+        raise ImportError(
+            "reading and writing .safetensors files needs the safetensors package: pip install "
+            "safetensors (or pip install -e '.[safetensors]'); or save to a .npz name instead"
+        ) from None
+    return safetensors
+
+
 def _mode_for(path: str) -> int:
     """Keep an existing file's permissions; new ones get rw-r--r-- (mkstemp makes 0600)."""
     try:
@@ -154,11 +193,17 @@ def load(path: str | os.PathLike, device: str | Device | None = None) -> Any:
     """
     path = os.fspath(path)
     dev = backend.device(device)
-    arrays = _read_archive(path)
-    if MANIFEST not in arrays:  # also what a damaged central directory that hides entries looks like
-        raise _invalid(path, "no manifest; for an .npz written by numpy.savez use numpy.load(path, "
-                             "allow_pickle=False)")
-    tree = _read_manifest(path, arrays.pop(MANIFEST))
+    if is_safetensors(path):
+        arrays, manifest = _read_safetensors(path)
+        if manifest is None:  # written by another tool: its tensors by name
+            return {name: _tensor(path, name, array, dev) for name, array in arrays.items()}
+    else:
+        arrays = _read_archive(path)
+        if MANIFEST not in arrays:  # also what a damaged central directory that hides entries looks like
+            raise _invalid(path, "no manifest; for an .npz written by numpy.savez use numpy.load(path, "
+                                 "allow_pickle=False)")
+        manifest = _npz_manifest(path, arrays.pop(MANIFEST))
+    tree = _read_manifest(path, manifest)
     try:
         return _decode(path, tree, arrays, dev)
     except CheckpointError:
@@ -211,11 +256,56 @@ def _read_entry(path: str, zf: zipfile.ZipFile, name: str) -> numpy.ndarray:
         return numpy.lib.format.read_array(entry, allow_pickle=False)
 
 
-def _read_manifest(path: str, manifest: numpy.ndarray) -> Any:
+# safetensors' names for the dtypes minigrad tensors hold (others, e.g. BF16, are refused)
+_SAFETENSORS_DTYPES = {
+    "F16": numpy.float16, "F32": numpy.float32, "F64": numpy.float64, "I8": numpy.int8, "I16": numpy.int16,
+    "I32": numpy.int32, "I64": numpy.int64, "U8": numpy.uint8, "BOOL": numpy.bool_,
+}
+
+
+def _read_safetensors(path: str) -> tuple[dict[str, numpy.ndarray], str | None]:
+    """The arrays of a safetensors file and its minigrad manifest (None if it has none),
+    after safetensors has checked that the header and every tensor's extent are consistent
+    and, in a file minigrad wrote, each array matches its checksum."""
+    safetensors = _safetensors()
+    with open(path, "rb") as f:  # a missing or unreadable file raises OSError naming it
+        data = f.read()
     try:
-        if manifest.dtype != numpy.uint8 or manifest.ndim != 1:
-            raise ValueError(f"the manifest is a {manifest.dtype} array of shape {manifest.shape}, not bytes")
-        header = json.loads(manifest.tobytes().decode("utf-8"))
+        entries = safetensors.deserialize(data)
+        header_size = int.from_bytes(data[:8], "little")
+        metadata = json.loads(data[8 : 8 + header_size]).get("__metadata__") or {}
+        manifest, checksums = metadata.get(MANIFEST), json.loads(metadata.get(CHECKSUMS, "{}"))
+        arrays = {name: _safetensors_array(path, name, entry) for name, entry in entries}
+        for name, crc in checksums.items():
+            if zlib.crc32(arrays[name]) != crc:
+                raise ValueError(f"entry {name!r} does not match its checksum: the file was damaged after "
+                                 "it was written")
+    except CheckpointError:
+        raise
+    except (safetensors.SafetensorError, ValueError, AttributeError, KeyError, TypeError) as e:
+        raise _invalid(path, f"{type(e).__name__}: {e}") from None
+    return arrays, manifest
+
+
+def _safetensors_array(path: str, name: str, entry: dict[str, Any]) -> numpy.ndarray:
+    dtype = _SAFETENSORS_DTYPES.get(entry["dtype"])
+    if dtype is None:
+        raise _invalid(path, f"entry {name!r} has dtype {entry['dtype']}, which minigrad tensors cannot "
+                             "hold; convert it first (in PyTorch: tensor.float())")
+    # ``data`` is a fresh bytearray, so the array owns writable memory
+    return numpy.frombuffer(entry["data"], dtype=dtype).reshape(entry["shape"])
+
+
+def _npz_manifest(path: str, manifest: numpy.ndarray) -> bytes:
+    if manifest.dtype != numpy.uint8 or manifest.ndim != 1:
+        raise _invalid(path, f"unreadable manifest: the manifest is a {manifest.dtype} array of shape "
+                             f"{manifest.shape}, not bytes")
+    return manifest.tobytes()
+
+
+def _read_manifest(path: str, manifest: bytes | str) -> Any:
+    try:
+        header = json.loads(manifest)
         if header.get("format") != FORMAT:
             raise ValueError(f"the manifest's format is {header.get('format')!r}, not {FORMAT!r}")
         if not isinstance(header.get("version"), int) or header["version"] > VERSION:

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import pickle
+import sys
 import types
 import zipfile
 
 import numpy as np
 import pytest
+import safetensors
+import safetensors.numpy
 
 import minigrad as mg
 import minigrad.functional as F
 from minigrad import backend, nn, optim
 from minigrad.optim import lr_scheduler
 from minigrad.serialization import CheckpointError, UnsafeCheckpointError, atomic_write
+
+from .._torch import requires_torch, torch
 
 
 def _state():
@@ -56,8 +62,13 @@ def _assert_same(a, b):
         assert a == b
 
 
-def test_round_trip_keeps_nesting_key_types_dtypes_and_values(tmp_path):
-    path = tmp_path / "ckpt.npz"
+# Both containers: the suffix chooses (anything but .safetensors is an .npz).
+SUFFIXES = [".npz", ".safetensors"]
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_round_trip_keeps_nesting_key_types_dtypes_and_values(tmp_path, suffix):
+    path = tmp_path / f"ckpt{suffix}"
     state = _state()
     mg.save(state, path)
     _assert_same(state, mg.load(path))
@@ -72,10 +83,11 @@ def test_writes_exactly_the_path_given_and_numpy_can_read_the_arrays(tmp_path):
         np.testing.assert_array_equal(npz["optimizer/state/0/exp_avg"], np.array([1e-30, 2.0], np.float32))
 
 
-def test_keys_that_look_like_paths_do_not_clash(tmp_path):
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_keys_that_look_like_paths_do_not_clash(tmp_path, suffix):
     state = {"a/b": mg.tensor([1.0]), "a": {"b": mg.tensor([2.0])}}
-    mg.save(state, tmp_path / "c.npz")
-    _assert_same(state, mg.load(tmp_path / "c.npz"))
+    mg.save(state, tmp_path / f"c{suffix}")
+    _assert_same(state, mg.load(tmp_path / f"c{suffix}"))
 
 
 def test_an_npz_without_a_manifest_is_a_clear_error_with_a_hint(tmp_path):
@@ -86,17 +98,19 @@ def test_an_npz_without_a_manifest_is_a_clear_error_with_a_hint(tmp_path):
     _assert_invalid(path, excinfo.value)
 
 
-def test_load_on_an_explicit_device(tmp_path, device):
-    mg.save(_state(), tmp_path / "c.npz")
-    loaded = mg.load(tmp_path / "c.npz", device=device)
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_load_on_an_explicit_device(tmp_path, device, suffix):
+    mg.save(_state(), tmp_path / f"c{suffix}")
+    loaded = mg.load(tmp_path / f"c{suffix}", device=device)
     assert loaded["model"]["w"].device == device
     assert loaded["optimizer"]["state"][0]["exp_avg"].device == device
     np.testing.assert_array_equal(loaded["model"]["w"].numpy(), np.arange(6.0).reshape(2, 3))
 
 
-def test_loaded_tensors_are_writable_so_training_can_continue(tmp_path):
-    mg.save({"w": mg.tensor([1.0, 2.0])}, tmp_path / "c.npz")
-    w = mg.load(tmp_path / "c.npz")["w"]
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_loaded_tensors_are_writable_so_training_can_continue(tmp_path, suffix):
+    mg.save({"w": mg.tensor([1.0, 2.0])}, tmp_path / f"c{suffix}")
+    w = mg.load(tmp_path / f"c{suffix}")["w"]
     w.data += 1.0
     assert w.tolist() == [2.0, 3.0]
 
@@ -108,13 +122,14 @@ def test_loaded_tensors_are_writable_so_training_can_continue(tmp_path):
     ({"c": np.array([1j])}, "'c'"),
     ({(1, 2): 3}, "<top level>"),
 ])
-def test_save_refuses_what_it_cannot_store_and_keeps_the_old_file(tmp_path, obj, where):
-    path = tmp_path / "c.npz"
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_save_refuses_what_it_cannot_store_and_keeps_the_old_file(tmp_path, obj, where, suffix):
+    path = tmp_path / f"c{suffix}"
     mg.save({"old": mg.tensor([1.0])}, path)
     with pytest.raises(TypeError, match=where):
         mg.save(obj, path)
     assert mg.load(path)["old"].tolist() == [1.0]
-    assert os.listdir(tmp_path) == ["c.npz"]
+    assert os.listdir(tmp_path) == [path.name]
 
 
 # -- atomic writes -------------------------------------------------------------------------------
@@ -144,8 +159,9 @@ def test_a_failure_while_writing_leaves_the_existing_checkpoint_intact(tmp_path,
     assert os.listdir(tmp_path) == ["c.npz"]  # no temporary file left behind
 
 
-def test_permissions_of_an_existing_checkpoint_are_kept(tmp_path):
-    path = tmp_path / "c.npz"
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_permissions_of_an_existing_checkpoint_are_kept(tmp_path, suffix):
+    path = tmp_path / f"c{suffix}"
     mg.save({"a": 1}, path)
     assert (os.stat(path).st_mode & 0o777) == 0o644
     os.chmod(path, 0o600)
@@ -179,8 +195,8 @@ def test_atomic_write_in_binary_mode_and_a_bad_mode(tmp_path):
 # -- truncated, corrupted and unsafe files --------------------------------------------------------
 
 
-def _small_checkpoint(tmp_path):
-    path = tmp_path / "c.npz"
+def _small_checkpoint(tmp_path, suffix=".npz"):
+    path = tmp_path / f"c{suffix}"
     state = {"w": mg.tensor([[1.0, 2.0]]), "opt": {"state": {0: {"step": 2}}}, "name": "x"}
     mg.save(state, path)
     return path, state
@@ -192,10 +208,11 @@ def _assert_invalid(path, error):
     assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
 
 
-def test_every_truncation_is_a_clear_error(tmp_path):
-    path, _ = _small_checkpoint(tmp_path)
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_every_truncation_is_a_clear_error(tmp_path, suffix):
+    path, _ = _small_checkpoint(tmp_path, suffix)
     data = path.read_bytes()
-    bad = tmp_path / "bad.npz"
+    bad = tmp_path / f"bad{suffix}"
     for n in range(len(data)):
         bad.write_bytes(data[:n])
         with pytest.raises(CheckpointError) as excinfo:
@@ -203,12 +220,14 @@ def test_every_truncation_is_a_clear_error(tmp_path):
         _assert_invalid(bad, excinfo.value)
 
 
-def test_every_corrupted_byte_is_a_clear_error_or_harmless(tmp_path):
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_every_corrupted_byte_is_a_clear_error_or_harmless(tmp_path, suffix):
     """Flip each byte in turn: loading either raises CheckpointError or (a byte zip ignores,
-    like a timestamp) returns exactly the saved data. Never another error, never wrong data."""
-    path, state = _small_checkpoint(tmp_path)
+    like a timestamp) returns exactly the saved data. Never another error, never wrong data
+    (in safetensors, which has no checksums of its own, minigrad's catch flipped weights)."""
+    path, state = _small_checkpoint(tmp_path, suffix)
     data = path.read_bytes()
-    bad = tmp_path / "bad.npz"
+    bad = tmp_path / f"bad{suffix}"
     errors = 0
     for i in range(len(data)):
         corrupted = bytearray(data)
@@ -224,9 +243,10 @@ def test_every_corrupted_byte_is_a_clear_error_or_harmless(tmp_path):
     assert errors > len(data) // 2
 
 
+@pytest.mark.parametrize("suffix", SUFFIXES)
 @pytest.mark.parametrize("content", [b"", b"hello, not a checkpoint", b"PK\x03\x04" + b"\x00" * 40])
-def test_garbage_is_a_clear_error(tmp_path, content):
-    bad = tmp_path / "bad.npz"
+def test_garbage_is_a_clear_error(tmp_path, content, suffix):
+    bad = tmp_path / f"bad{suffix}"
     bad.write_bytes(content)
     with pytest.raises(CheckpointError) as excinfo:
         mg.load(bad)
@@ -334,6 +354,120 @@ def test_a_pickle_file_is_refused_and_no_code_runs(tmp_path, marker, write):
         mg.load(path)
     _assert_invalid(path, excinfo.value)
     assert not marker.exists()
+
+
+# -- safetensors: weights that travel ----------------------------------------------------------
+
+
+def _safetensors_file(path, header, data=b""):
+    """A safetensors file written by hand: 8-byte header length, JSON header, then the data."""
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data)
+    return path
+
+
+@pytest.mark.parametrize("header,data,reason", [
+    ({"w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 16]}}, bytes(16), "SafetensorError"),
+    ({"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}, bytes(12), "SafetensorError"),
+    ({"w": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}}, bytes(4), "dtype BF16.*tensor.float()"),
+    ({"__metadata__": {"__minigrad_manifest__": "{not json"}}, b"", "unreadable manifest"),
+    ({"__metadata__": {"__minigrad_manifest__": '{"format": "minigrad-checkpoint", "version": 1, '
+                                                '"tree": {"array": "gone"}}'}}, b"", "malformed manifest"),
+    ({"__metadata__": {"__minigrad_crc32__": '{"w": 1}'},
+      "w": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}}, b"\x07", "does not match its checksum"),
+], ids=["shape-larger-than-data", "data-larger-than-shape", "bfloat16", "bad-manifest", "missing-array",
+        "checksum"])
+def test_crafted_safetensors_files_are_clear_errors(tmp_path, header, data, reason):
+    path = _safetensors_file(tmp_path / "crafted.safetensors", header, data)
+    with pytest.raises(CheckpointError, match=reason) as excinfo:
+        mg.load(path)
+    _assert_invalid(path, excinfo.value)
+
+
+def test_a_safetensors_file_from_another_tool_loads_as_a_flat_dict_of_tensors(tmp_path):
+    weights = {"encoder.weight": np.arange(6, dtype=np.float32).reshape(2, 3), "step": np.array(3)}
+    safetensors.numpy.save_file(weights, tmp_path / "other.safetensors")
+    loaded = mg.load(tmp_path / "other.safetensors")
+    assert sorted(loaded) == sorted(weights)
+    for name, array in weights.items():
+        _assert_same(array, loaded[name])
+
+
+def test_safetensors_names_are_the_state_dict_keys_and_strided_weights_keep_their_values(tmp_path):
+    # safetensors reads an array's memory as it lies: a transposed view must be made contiguous.
+    w = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    state = {"linear.weight": mg.tensor(w).T, "linear.bias": mg.tensor([1.0, 2.0, 3.0])}
+    mg.save(state, tmp_path / "m.safetensors")
+    with safetensors.safe_open(tmp_path / "m.safetensors", framework="numpy") as f:
+        assert sorted(f.keys()) == ["linear.bias", "linear.weight"]
+        np.testing.assert_array_equal(f.get_tensor("linear.weight"), w.T)
+        assert f.metadata()["format"] == "pt"  # what Hugging Face loaders look for
+    _assert_same(state, mg.load(tmp_path / "m.safetensors"))
+
+
+def test_a_failure_while_writing_safetensors_leaves_the_existing_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "m.safetensors"
+    mg.save({"w": mg.tensor([1.0, 2.0])}, path)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(safetensors.numpy, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        mg.save({"w": mg.tensor([9.0, 9.0])}, path)
+    monkeypatch.undo()
+    assert mg.load(path)["w"].tolist() == [1.0, 2.0] and os.listdir(tmp_path) == ["m.safetensors"]
+
+
+def test_without_the_safetensors_package_the_error_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "safetensors", None)  # what a missing package looks like to import
+    monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
+    for call in (lambda: mg.save({"w": mg.tensor([1.0])}, tmp_path / "m.safetensors"),
+                 lambda: mg.load(tmp_path / "m.safetensors")):
+        with pytest.raises(ImportError, match=r"pip install safetensors.*\.npz"):
+            call()
+    mg.save({"w": mg.tensor([1.0])}, tmp_path / "m.npz")  # the .npz format needs nothing more
+    assert mg.load(tmp_path / "m.npz")["w"].tolist() == [1.0]
+
+
+_TRANSFORMER = dict(d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=12,
+                    batch_first=True)
+
+
+def _transformer_outputs(ours, theirs):
+    rng = np.random.default_rng(0)
+    src, tgt = rng.standard_normal((2, 5, 8)), rng.standard_normal((2, 3, 8))
+    mask = nn.Transformer.generate_square_subsequent_mask(3, dtype=mg.float64)
+    out = ours(mg.tensor(src), mg.tensor(tgt), tgt_mask=mask).numpy()
+    with torch.no_grad():
+        out_t = theirs(torch.tensor(src), torch.tensor(tgt), tgt_mask=torch.tensor(mask.numpy())).numpy()
+    return out, out_t
+
+
+@requires_torch
+def test_a_minigrad_transformer_saved_as_safetensors_loads_into_pytorch(tmp_path):
+    import safetensors.torch
+
+    mg.manual_seed(0)
+    ours = nn.Transformer(**_TRANSFORMER).double().eval()
+    mg.save(ours.state_dict(), tmp_path / "model.safetensors")
+    theirs = torch.nn.Transformer(**_TRANSFORMER).double().eval()
+    theirs.load_state_dict(safetensors.torch.load_file(tmp_path / "model.safetensors"), strict=True)
+    out, out_t = _transformer_outputs(ours, theirs)
+    np.testing.assert_allclose(out, out_t, atol=1e-12)
+
+
+@requires_torch
+def test_a_pytorch_transformer_saved_as_safetensors_loads_into_minigrad(tmp_path):
+    import safetensors.torch
+
+    torch.manual_seed(0)
+    theirs = torch.nn.Transformer(**_TRANSFORMER).double().eval()
+    safetensors.torch.save_file(theirs.state_dict(), tmp_path / "model.safetensors")
+    ours = nn.Transformer(**_TRANSFORMER).double().eval()
+    ours.load_state_dict(mg.load(tmp_path / "model.safetensors"))
+    out, out_t = _transformer_outputs(ours, theirs)
+    np.testing.assert_allclose(out, out_t, atol=1e-12)
 
 
 # -- RNG state --------------------------------------------------------------------------------------
@@ -466,7 +600,8 @@ def _resumed(path, restore_rng=True):
     return model, opt, sched
 
 
-def test_save_load_continue_matches_uninterrupted_training_bit_for_bit(tmp_path):
+@pytest.mark.parametrize("name", ["train_state.ckpt", "train_state.safetensors"])
+def test_save_load_continue_matches_uninterrupted_training_bit_for_bit(tmp_path, name):
     mg.manual_seed(0)
     model = _model()
     opt, sched = _training(model)
@@ -477,7 +612,7 @@ def test_save_load_continue_matches_uninterrupted_training_bit_for_bit(tmp_path)
     model = _model()
     opt, sched = _training(model)
     first = _train(model, opt, sched, 4)
-    path = tmp_path / "train_state.ckpt"
+    path = tmp_path / name
     mg.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
              "step": 4, "rng": mg.get_rng_state()}, path)
     del model, opt, sched
