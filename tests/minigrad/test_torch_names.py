@@ -17,8 +17,8 @@ from minigrad import nn, optim
 from .._torch import requires_torch, torch
 
 
-def _x(*shape, seed=0, dtype=np.float64):
-    return mg.tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
+def _x(*shape, seed=0, dtype=np.float64, device="cpu"):
+    return mg.tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype), device=device)
 
 
 def test_dtype_names():
@@ -51,9 +51,9 @@ NUMPY_VS_TORCH = {
 
 
 @pytest.mark.parametrize("name", list(NUMPY_VS_TORCH))
-def test_dim_and_keepdim_mean_axis_and_keepdims(name):
+def test_dim_and_keepdim_mean_axis_and_keepdims(name, device):
     numpy_form, torch_form = NUMPY_VS_TORCH[name]
-    x = _x(2, 3, 4)
+    x = _x(2, 3, 4, device=device)
     expected, got = numpy_form(x), torch_form(x)
     assert got.shape == expected.shape
     np.testing.assert_array_equal(got.numpy(), expected.numpy())
@@ -103,8 +103,8 @@ def test_max_min_with_axis_or_positional_keep_numpy_values_only(name):
         np.testing.assert_array_equal(result.numpy(), getattr(x.numpy(), name)(axis=1))
 
 
-def test_max_with_dim_values_carry_the_gradient():
-    x = _x(3, 4).requires_grad_()
+def test_max_with_dim_values_carry_the_gradient(device):
+    x = _x(3, 4, device=device).requires_grad_()
     assert mg.gradcheck(lambda t: t.max(dim=1).values * 2.0, [x])
     assert mg.gradcheck(lambda t: t.min(dim=0, keepdim=True)[0], [x])
 
@@ -164,9 +164,9 @@ def test_masked_fill_matches_torch():
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
-def test_masked_fill_broadcasts_keeps_dtype_and_passes_gradcheck():
-    x = _x(3, 4).requires_grad_()
-    row_mask = np.array([True, False, False, True])
+def test_masked_fill_broadcasts_keeps_dtype_and_passes_gradcheck(device):
+    x = _x(3, 4, device=device).requires_grad_()
+    row_mask = mg.tensor([True, False, False, True], device=device)
     assert x.float().masked_fill(row_mask, 0.5).dtype == mg.float32
     assert mg.gradcheck(lambda t: t.masked_fill(row_mask, 2.0) * t, [x])
 
@@ -235,20 +235,20 @@ def test_triu_tril_match_torch(name, diagonal):
 
 
 @pytest.mark.parametrize("name", ["triu", "tril"])
-def test_triu_tril_gradcheck_and_bad_input(name):
-    x = _x(3, 3).requires_grad_()
+def test_triu_tril_gradcheck_and_bad_input(name, device):
+    x = _x(3, 3, device=device).requires_grad_()
     assert mg.gradcheck(lambda t: getattr(mg, name)(t, diagonal=1) * t, [x])
     with pytest.raises(ValueError, match=f"{name}: needs a tensor of at least 2 dims, got shape"):
         getattr(mg, name)(_x(3))
 
 
-def test_randint_forms_range_dtype_and_seed():
+def test_randint_forms_range_dtype_and_seed(device):
     mg.manual_seed(7)
-    a = mg.randint(2, 5, (200,))
-    assert a.dtype == mg.int64 and a.shape == (200,)
+    a = mg.randint(2, 5, (200,), device=device)
+    assert a.dtype == mg.int64 and a.shape == (200,) and a.device == mg.Device(device)
     assert set(a.tolist()) == {2, 3, 4}
     mg.manual_seed(7)
-    np.testing.assert_array_equal(mg.randint(2, 5, (200,)).numpy(), a.numpy())
+    np.testing.assert_array_equal(mg.randint(2, 5, (200,), device=device).numpy(), a.numpy())
     assert mg.randint(3, (2, 2)).shape == (2, 2) and int(mg.randint(3, (50,)).max()) < 3
     assert mg.randint(10, size=4).shape == (4,)
     assert mg.randint(0, 2, (3,), dtype=mg.int32).dtype == mg.int32
