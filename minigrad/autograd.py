@@ -187,7 +187,8 @@ class Function:
                 needs.append(a._rg)
                 arrays.append(a.data)
             else:
-                constants = constants or _is_array(a)
+                if type(a) not in _PLAIN:  # most non-Tensor arguments are numbers: skip the test
+                    constants = constants or _is_array(a)
                 needs.append(False)
                 arrays.append(a)
         if constants:  # NumPy/CuPy arrays passed to apply: constant Tensors on the op's device
@@ -199,7 +200,8 @@ class Function:
             raise _op_error(cls, args, e) from e
         multi = type(out) is tuple
         outs = out if multi else (out,)
-        if type(outs[0]) is not _ndarray and not _are_arrays(cls, outs, dev):
+        first = type(outs[0])
+        if first is not _ndarray and first not in _SCALARS and not _are_arrays(cls, outs, dev):
             return out  # no Tensor went in and no array came out: plain values pass through
         dev = ctx.device
         if record and _GradMode.enabled:
@@ -399,7 +401,8 @@ def _run(
                 if need and g is not None:
                     if g.data.shape != inp.data.shape:
                         _check_shapes(node, in_grads)  # raises, naming the input
-                    if g.data.dtype != inp.data.dtype:
+                    gd = g.data.dtype
+                    if gd is not inp.data.dtype and gd != inp.data.dtype:  # (identity: the fast test)
                         # A gradient has its input's dtype (PyTorch's rule), whatever the
                         # forward promoted to (x32 - y64 is float64): one cast here, not per op.
                         g = g.astype(inp.data.dtype)
@@ -673,3 +676,5 @@ def grad(
 from .tensor import Tensor, _is_array  # noqa: E402
 
 _ndarray = numpy.ndarray
+_PLAIN = frozenset({int, float, bool, str, tuple, type(None)})  # arguments that are never arrays
+_SCALARS = frozenset({numpy.float64, numpy.float32, numpy.float16})  # what whole-array reductions return
