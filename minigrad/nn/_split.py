@@ -1,48 +1,10 @@
-"""Splitting one tensor into pieces as a single graph node.
-
-Slicing a piece out with ``x[i]`` costs a full-size zero gradient in backward; doing that
-for each of T time steps (or gates) makes backward O(T²). One multi-output node whose
-backward joins the pieces' gradients keeps it O(T).
-"""
+"""Splitting one tensor into pieces (time steps, gates) as a single graph node each:
+``ops.Unbind`` and ``ops.Chunk``, which keep backward O(T) instead of O(T²)."""
 
 from __future__ import annotations
 
-from ..autograd import Function
-from ..ops import Concat, Stack
+from ..ops import Chunk, Unbind
 from ..tensor import Tensor
-
-
-class Unbind(Function):
-    """(y_0, …, y_{n−1}) = (x[i] along axis);  ∂L/∂x = stack(∂L/∂y_i) along axis."""
-
-    @staticmethod
-    def forward(ctx, x, axis):
-        ctx.axis = axis
-        lead = (slice(None),) * axis
-        return tuple(x[lead + (i,)] for i in range(x.shape[axis]))
-
-    @staticmethod
-    def backward(ctx, *grads):
-        return Stack.apply(*grads, axis=ctx.axis)
-
-
-class Chunk(Function):
-    """(y_0, …) = consecutive slices of x along axis with the given sizes;
-    ∂L/∂x = concat(∂L/∂y_i) along axis."""
-
-    @staticmethod
-    def forward(ctx, x, sizes, axis):
-        ctx.axis = axis
-        lead = (slice(None),) * axis
-        pieces, start = [], 0
-        for n in sizes:
-            pieces.append(x[lead + (slice(start, start + n),)])
-            start += n
-        return tuple(pieces)
-
-    @staticmethod
-    def backward(ctx, *grads):
-        return Concat.apply(*grads, axis=ctx.axis)
 
 
 def unbind(x: Tensor, axis: int = 0) -> tuple[Tensor, ...]:

@@ -1,7 +1,11 @@
-"""Primitive ops: each a Function with forward and backward side by side."""
+"""Every Function of minigrad, forward and backward side by side: the primitives and the
+fused ops that ``functional`` composes (linear, softmaxes, cross-entropy, layer norm,
+attention)."""
 
 from .arithmetic import Add, Div, Mul, Neg, Pow, Sub
+from .attention import Attention
 from .convert import Cast, Clone, ToDevice
+from .dropout import dropout_multiplier
 from .elementwise import (
     Abs,
     Clip,
@@ -13,21 +17,41 @@ from .elementwise import (
     Minimum,
     Relu,
     Sigmoid,
+    SigmoidGrad,
     Sqrt,
     Tanh,
+    TanhGrad,
     Where,
     where,
 )
 from .hooks import CallAfterBackward
-from .linalg import MatMul
+from .linalg import Linear, MatMul
+from .loss import SoftmaxCrossEntropy
+from .normalization import LayerNorm
 from .reduction import LogSumExp, Max, Min, Sum
-from .shape import BroadcastTo, Concat, GetItem, IndexAdd, Reshape, Stack, Transpose, unbroadcast
+from .shape import (
+    BroadcastTo,
+    Chunk,
+    Concat,
+    EmbeddingLookup,
+    GetItem,
+    IndexAdd,
+    Reshape,
+    Stack,
+    Transpose,
+    Unbind,
+    unbroadcast,
+)
+from .softmax import LogSoftmax, MaskedSoftmax, Softmax, softmax_backward
 
 __all__ = [
     "Add", "Sub", "Mul", "Div", "Neg", "Pow",
-    "Exp", "Log", "Tanh", "Sigmoid", "Relu", "Erf", "Gelu", "Sqrt", "Abs", "Clip",
-    "Maximum", "Minimum", "Where", "where",
-    "MatMul", "Sum", "Max", "Min", "LogSumExp",
-    "Reshape", "Transpose", "BroadcastTo", "GetItem", "IndexAdd", "Concat", "Stack",
+    "Exp", "Log", "Tanh", "TanhGrad", "Sigmoid", "SigmoidGrad", "Relu", "Erf", "Gelu", "Sqrt",
+    "Abs", "Clip", "Maximum", "Minimum", "Where", "where",
+    "MatMul", "Linear", "Sum", "Max", "Min", "LogSumExp",
+    "Softmax", "MaskedSoftmax", "LogSoftmax", "softmax_backward", "SoftmaxCrossEntropy",
+    "LayerNorm", "Attention", "dropout_multiplier",
+    "Reshape", "Transpose", "BroadcastTo", "GetItem", "IndexAdd", "EmbeddingLookup", "Concat",
+    "Stack", "Unbind", "Chunk",
     "Cast", "Clone", "ToDevice", "unbroadcast", "CallAfterBackward",
 ]

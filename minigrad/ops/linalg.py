@@ -1,4 +1,4 @@
-"""Matrix products."""
+"""Matrix products: matmul, and the affine map of a linear layer as one node."""
 
 from __future__ import annotations
 
@@ -71,3 +71,35 @@ def _transposed(array: Any) -> bool:
     if array.ndim < 2 or array.shape[-1] == 1 or array.shape[-2] == 1:
         return False
     return array.strides[-2] < array.strides[-1]
+
+
+class Linear(Function):
+    """y = x Wᵀ + b over the last axis of x (any leading dims, or none);
+    ∂L/∂x = g W,  ∂L/∂W = gᵀ x and ∂L/∂b = Σ g, both summed over the leading dims.
+
+    One node instead of three (MatMul, Transpose, Add). Leading dims are folded into one
+    (N, in) @ (in, out) product, and W's gradient is formed directly in W's own contiguous
+    (out, in) layout, so the optimizer update runs on contiguous arrays."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        y = x.reshape(-1, x.shape[-1]) @ weight.T
+        if bias is not None:
+            y += bias
+        return y.reshape(*x.shape[:-1], weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, bias = ctx.inputs
+        need_x, need_w, need_b = ctx.needs_input_grad
+        g = grad if grad.ndim == 2 else grad.reshape(-1, weight.shape[0])
+        gx = gw = gb = None
+        if need_x:
+            gx = g @ weight
+            if x.ndim != 2:
+                gx = gx.reshape(x.shape)
+        if need_w:
+            gw = g.T @ (x if x.ndim == 2 else x.reshape(-1, weight.shape[1]))
+        if need_b:
+            gb = g.sum(axis=0)
+        return gx, gw, gb

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..autograd import Function
 
@@ -101,6 +101,27 @@ class Min(_Extremum):
     reduce = "min"
 
 
+class ShiftedExp(NamedTuple):
+    """x − m, e^(x − m) and Σ e^(x − m) (size-1 reduced axes) for m = max x over the axes."""
+
+    shifted: Any
+    exp: Any
+    total: Any
+    max: Any
+
+
+def shifted_exp(xp: Any, x: Any, axis: Any) -> ShiftedExp:
+    """The stable log-sum-exp, written once for every op that needs it (logsumexp, the
+    softmaxes, cross-entropy): log Σ eˣ = log Σ e^(x − m) + m never overflows, and
+    log-probabilities are taken as (x − m) − log Σ e^(x − m), exact for huge logits. A row
+    that is all −∞ (or has a +∞) gets m = 0: −∞ (or NaN) out, not NaN from ∞ − ∞."""
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    shifted = x - m
+    e = xp.exp(shifted)
+    return ShiftedExp(shifted, e, xp.sum(e, axis=axis, keepdims=True), m)
+
+
 class LogSumExp(Function):
     """y = log Σ_axes eˣ;  ∂y/∂x = e^(x − y) = softmax(x) over the axes."""
 
@@ -108,10 +129,8 @@ class LogSumExp(Function):
     def forward(ctx, x, axis=None, keepdims=False):
         xp = ctx.device.xp
         axes = normalize_axis(axis, x.ndim)
-        over = backend_axis(axes, x.ndim)
-        m = xp.max(x, axis=over, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)  # all −inf rows give −inf, not NaN
-        out = xp.log(xp.sum(xp.exp(x - m), axis=over, keepdims=True)) + m
+        s = shifted_exp(xp, x, backend_axis(axes, x.ndim))
+        out = xp.log(s.total) + s.max
         ctx.keep_shape = out.shape
         if not keepdims:
             out = out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))

@@ -1,4 +1,5 @@
-"""Shape ops: reshape, transpose, broadcast_to, indexing, concat, stack.
+"""Shape ops: reshape, transpose, broadcast_to, indexing, embedding lookup, concat, stack,
+and their inverses unbind/split.
 
 Their backward moves the gradient back to where each input element came from.
 """
@@ -102,6 +103,24 @@ class IndexAdd(Function):
         return grad[ctx.index], None, None
 
 
+class EmbeddingLookup(Function):
+    """y = W[ids];  ∂L/∂W = ∂L/∂y scatter-added into the rows ``ids`` (none into padding_idx)."""
+
+    @staticmethod
+    def forward(ctx, weight, ids, padding_idx=None):
+        ctx.ids, ctx.padding_idx, ctx.shape = ids, padding_idx, weight.shape
+        return weight[ids]
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.padding_idx is not None:
+            from .elementwise import _const
+
+            keep = (ctx.ids != ctx.padding_idx)[..., None].astype(grad.dtype)
+            grad = grad * _const(ctx, keep)
+        return IndexAdd.apply(grad, ctx.shape, ctx.ids), None
+
+
 class Concat(Function):
     """y = concat(x_1..x_n, axis);  ∂L/∂x_i = the slice of ∂L/∂y that x_i filled."""
 
@@ -133,3 +152,42 @@ class Stack(Function):
     def backward(ctx, grad):
         lead = (slice(None),) * (ctx.axis % grad.ndim)
         return tuple(grad[lead + (i,)] for i in range(grad.shape[ctx.axis]))
+
+
+# Splitting one tensor into pieces as a single node: slicing a piece out with ``x[i]`` costs
+# a full-size zero gradient in backward; doing that for each of T time steps (or gates)
+# makes backward O(T²). One multi-output node whose backward joins the pieces' gradients
+# keeps it O(T).
+
+
+class Unbind(Function):
+    """(y_0, …, y_{n−1}) = (x[i] along axis);  ∂L/∂x = stack(∂L/∂y_i) along axis."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        lead = (slice(None),) * axis
+        return tuple(x[lead + (i,)] for i in range(x.shape[axis]))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return Stack.apply(*grads, axis=ctx.axis)
+
+
+class Chunk(Function):
+    """(y_0, …) = consecutive slices of x along axis with the given sizes;
+    ∂L/∂x = concat(∂L/∂y_i) along axis."""
+
+    @staticmethod
+    def forward(ctx, x, sizes, axis):
+        ctx.axis = axis
+        lead = (slice(None),) * axis
+        pieces, start = [], 0
+        for n in sizes:
+            pieces.append(x[lead + (slice(start, start + n),)])
+            start += n
+        return tuple(pieces)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return Concat.apply(*grads, axis=ctx.axis)

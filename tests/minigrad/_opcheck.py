@@ -8,12 +8,17 @@ For each input drawn by hypothesis, ``check_op`` asserts:
 * neither forward nor backward mutates the inputs or the upstream gradient;
 * gradients match central differences (``minigrad.testing.check_example``: gradcheck,
   plus gradgradcheck for ``order=2``);
-* the same graph built from float32 copies yields float32 values and gradients.
+* the same graph built from float32 copies yields float32 values and gradients;
+* the graph contains every ``Function`` the caller says the check covers.
+
+The op table (``OpCase`` rows, run by ``tests/minigrad/test_op_table.py``) is the one place
+that drives it: every Function under ``minigrad/ops/`` must have a row there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -145,6 +150,21 @@ def check_float32(fn: Callable, inputs: tuple[Any, ...]) -> None:
         assert x.grad.dtype == mg.float32, f"a float32 leaf got a {x.grad.dtype} gradient"
 
 
+def graph_functions(out: mg.Tensor) -> set[type]:
+    """The Function classes of every node in the graph that produced ``out``."""
+    found: set[type] = set()
+    seen: set[int] = set()
+    stack = [out.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        found.add(type(node))
+        stack.extend(getattr(x, "grad_fn", None) for x in node.inputs or ())
+    return found
+
+
 def check_op(
     fn: Callable,
     reference: Callable,
@@ -156,18 +176,58 @@ def check_op(
     grad_atol: float = 1e-5,
     grad_rtol: float = 1e-3,
     max_examples: int | None = None,
+    covers: tuple[type, ...] = (),
+    eps: float = 1e-6,
 ) -> None:
     """Run every check above on inputs drawn from ``strategies`` (one per argument of fn),
     or from ``args``, one strategy for the whole argument tuple (for arguments that depend
     on each other, such as a tensor and an axis of it). ``max_examples`` raises the
-    profile's count for cheap ops whose argument space is large (axes, indices)."""
+    profile's count for cheap ops whose argument space is large (axes, indices).
+    ``covers``: Function classes that must appear in fn's graph in at least one example."""
+    built: set[type] = set()
 
     @settings(max_examples=max_examples or settings().max_examples)
     @given(args if args is not None else st.tuples(*strategies))
     def run(inputs: tuple[Any, ...]) -> None:
-        check_forward(fn, reference, inputs, rtol, atol)
+        built.update(graph_functions(check_forward(fn, reference, inputs, rtol, atol)))
         check_backward_hygiene(fn, inputs)
-        check_example(fn, inputs, order=order, atol=grad_atol, rtol=grad_rtol)
+        check_example(fn, inputs, order=order, eps=eps, atol=grad_atol, rtol=grad_rtol)
         check_float32(fn, inputs)
 
     run()
+    missing = [c.__name__ for c in covers if c not in built]
+    assert not missing, f"the checked graphs never contained {missing}: the table row does not cover them"
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """One row of the op table: ``fn`` checked against the NumPy ``reference`` on argument
+    tuples drawn from ``args(device)``, covering the Function classes in ``covers``."""
+
+    name: str
+    covers: tuple[type, ...]
+    fn: Callable
+    reference: Callable
+    args: Callable[[str], st.SearchStrategy[tuple[Any, ...]]]
+    order: int = 2
+    rtol: float = 1e-10
+    atol: float = 1e-12
+    grad_atol: float = 1e-5
+    grad_rtol: float = 1e-3
+    max_examples: int | None = None
+    eps: float = 1e-6
+    devices: tuple[str, ...] = ("cpu", "cuda")
+    marks: tuple[Any, ...] = ()  # pytest marks for the row's test
+
+
+def each(*makers: Callable[[str], st.SearchStrategy[Any]]) -> Callable[[str], st.SearchStrategy[tuple]]:
+    """``args`` for a case whose arguments are drawn independently: one maker per argument."""
+    return lambda device: st.tuples(*(make(device) for make in makers))
+
+
+def run_case(case: OpCase, device: str) -> None:
+    check_op(
+        case.fn, case.reference, args=case.args(device), order=case.order, rtol=case.rtol,
+        atol=case.atol, grad_atol=case.grad_atol, grad_rtol=case.grad_rtol,
+        max_examples=case.max_examples, covers=case.covers, eps=case.eps,
+    )

@@ -74,3 +74,8 @@ BUGS = [
 def test_check_op_catches(name, op, reference, message):
     with pytest.raises(AssertionError, match=message):
         check_op(op, reference, floats("cpu", shape=(2,), elements=smooth_floats(0.5, 2.0)))
+
+
+def test_check_op_catches_a_table_row_that_covers_another_function():
+    with pytest.raises(AssertionError, match=r"never contained \['Tanh'\]"):
+        check_op(lambda x: x.exp(), np.exp, floats("cpu", shape=(2,)), covers=(mg.ops.Tanh,))

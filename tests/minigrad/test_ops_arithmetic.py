@@ -9,39 +9,36 @@ import pytest
 from hypothesis import strategies as st
 
 import minigrad as mg
+from minigrad.ops import Add, Div, Mul, Neg, Pow, Sub
 from minigrad.testing import away_from, smooth_floats
 
 from .._torch import requires_torch, torch
-from ._opcheck import binary_operands, check_op, floats
+from ._opcheck import OpCase, binary_operands, each, floats
 
 _ANY = smooth_floats()
 _NONZERO = away_from([0.0], margin=0.5)
 _POSITIVE = smooth_floats(0.5, 2.5)  # a power's base: ln a and a^(b−1) stay tame
 
-BINARY = [
-    ("add", operator.add, _ANY, _ANY),
-    ("sub", operator.sub, _ANY, _ANY),
-    ("mul", operator.mul, _ANY, _ANY),
-    ("truediv", operator.truediv, _ANY, _NONZERO),
-    # tensor ** tensor, tensor ** scalar and scalar ** tensor (e.g. 2.0 ** x)
-    ("pow", operator.pow, _POSITIVE, smooth_floats(-2.0, 2.0)),
-]
+def _binary(name, op, function, a_elements, b_elements):
+    return OpCase(name, (function,), op, op, lambda d: binary_operands(d, a_elements, b_elements))
 
 
-@pytest.mark.parametrize("name,op,a_elements,b_elements", BINARY, ids=[b[0] for b in BINARY])
-def test_binary_op(device, name, op, a_elements, b_elements):
-    check_op(op, op, args=binary_operands(device, a_elements, b_elements), order=2)
-
-
-def test_pow_with_integer_exponents_of_negative_bases(device):
+def _integer_powers(device):
     # An integer exponent makes a ** k smooth for a < 0 too (except at 0 when k < 0).
     bases = floats(device, elements=away_from([0.0], margin=0.3))
-    case = st.tuples(bases, st.sampled_from([-2, -1, 1, 2, 3]))
-    check_op(operator.pow, operator.pow, args=case, order=2)
+    return st.tuples(bases, st.sampled_from([-2, -1, 1, 2, 3]))
 
 
-def test_neg(device):
-    check_op(operator.neg, operator.neg, floats(device), order=2)
+CASES = [
+    _binary("add", operator.add, Add, _ANY, _ANY),
+    _binary("sub", operator.sub, Sub, _ANY, _ANY),
+    _binary("mul", operator.mul, Mul, _ANY, _ANY),
+    _binary("truediv", operator.truediv, Div, _ANY, _NONZERO),
+    # tensor ** tensor, tensor ** scalar and scalar ** tensor (e.g. 2.0 ** x)
+    _binary("pow", operator.pow, Pow, _POSITIVE, smooth_floats(-2.0, 2.0)),
+    OpCase("pow_integer_exponent", (Pow,), operator.pow, operator.pow, _integer_powers),
+    OpCase("neg", (Neg,), operator.neg, operator.neg, each(floats)),
+]
 
 
 def test_numpy_scalars_do_not_promote_a_float32_graph(device):

@@ -7,15 +7,32 @@ import operator
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 import minigrad as mg
+from minigrad.ops import Cast, Clone, ToDevice
 from minigrad.testing import smooth_floats
 
-from ._opcheck import as_numpy, binary_operands, check_op, floats
+from ._opcheck import OpCase, as_numpy, binary_operands, each, floats
 
 
-def test_clone(device):
-    check_op(lambda x: x.clone(), np.copy, floats(device), order=2)
+def _round_trip_through_float32(x):
+    """float64 → float32 → float64 (a float32 input stays as it is: astype to its own dtype
+    is no op)."""
+    return x.astype(mg.float32).astype(x.dtype)
+
+
+def _round_trip_through_cpu(x):
+    return x.to("cpu").to(x.device)
+
+
+CASES = [
+    OpCase("clone", (Clone,), lambda x: x.clone(), np.copy, each(floats)),
+    # Values and finite-difference steps on a grid of float32-exact numbers.
+    OpCase("cast", (Cast,), _round_trip_through_float32, lambda x: x,
+           each(lambda d: floats(d, elements=st.integers(-64, 64).map(lambda k: k / 8))), eps=0.125),
+    OpCase("to_device", (ToDevice,), _round_trip_through_cpu, lambda x: x, each(floats), devices=("cuda",)),
+]
 
 
 def test_clone_owns_its_memory(device):

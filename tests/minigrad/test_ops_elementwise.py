@@ -9,9 +9,10 @@ import pytest
 from hypothesis import strategies as st
 
 import minigrad as mg
-from minigrad.testing import away_from, broadcastable_shapes, smooth_floats
+from minigrad import ops
+from minigrad.testing import away_from, broadcastable_shapes, shapes, smooth_floats
 
-from ._opcheck import binary_operands, check_op, floats, scalars
+from ._opcheck import OpCase, binary_operands, each, floats, scalars
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
@@ -28,25 +29,9 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-# (name, op, NumPy reference, element strategy: away from kinks and domain edges)
-SMOOTH = [
-    ("exp", lambda x: x.exp(), np.exp, smooth_floats()),
-    ("log", lambda x: x.log(), np.log, smooth_floats(0.1, 4.0)),
-    ("tanh", lambda x: x.tanh(), np.tanh, smooth_floats()),
-    ("sigmoid", lambda x: x.sigmoid(), _sigmoid, smooth_floats(-6.0, 6.0)),
-    ("erf", lambda x: x.erf(), _erf, smooth_floats()),
-    ("gelu", lambda x: x.gelu(), _gelu_exact, smooth_floats()),
-    ("gelu_tanh", lambda x: x.gelu(approximate="tanh"), _gelu_tanh, smooth_floats()),
-    ("sqrt", lambda x: x.sqrt(), np.sqrt, smooth_floats(0.1, 4.0)),
-    ("relu", lambda x: x.relu(), lambda x: np.maximum(x, 0.0), away_from([0.0])),
-    ("abs", lambda x: x.abs(), np.abs, away_from([0.0])),
-]
-
-
-@pytest.mark.parametrize("name,op,reference,elements", SMOOTH, ids=[s[0] for s in SMOOTH])
-def test_unary_op(device, name, op, reference, elements):
+def _unary(name, function, op, reference, elements):
     # Away from the kinks every one of these has a well-defined second derivative too.
-    check_op(op, reference, floats(device, elements=elements), order=2)
+    return OpCase(name, (function,), op, reference, each(lambda d: floats(d, elements=elements)))
 
 
 @st.composite
@@ -62,21 +47,14 @@ def _np_clip(x, lo, hi):
     return np.clip(x, -np.inf if lo is None else lo, np.inf if hi is None else hi)
 
 
-def test_clip_two_and_one_sided(device):
-    check_op(lambda x, lo, hi: x.clip(lo, hi), _np_clip, args=_clip_case(device), order=2)
-
-
 # maximum/minimum never tie here: `a` takes values in [2k, 2k + 0.8], `b` in [2k + 1, 2k + 1.8],
 # so either side can win but they are always at least 0.2 apart.
 def _lattice(offset: float) -> st.SearchStrategy[float]:
     return st.builds(lambda k, f: 2 * k + offset + f, st.integers(-2, 1), smooth_floats(0.0, 0.8))
 
 
-@pytest.mark.parametrize(
-    "op,reference", [(mg.maximum, np.maximum), (mg.minimum, np.minimum)], ids=["maximum", "minimum"]
-)
-def test_maximum_minimum(device, op, reference):
-    check_op(op, reference, args=binary_operands(device, _lattice(0.0), _lattice(1.0)), order=2)
+def _untied(device):
+    return binary_operands(device, _lattice(0.0), _lattice(1.0))
 
 
 @st.composite
@@ -88,8 +66,34 @@ def _where_case(draw, device):
     return (cond, a, b) if draw(st.booleans()) else (cond, b, a)
 
 
-def test_where(device):
-    check_op(mg.where, np.where, args=_where_case(device), order=2)
+# The activation backwards as ops of their own: z = g·f'(x) written in f's output y.
+@st.composite
+def _grad_and_output(draw, device, lo, hi):
+    shape = draw(shapes(max_dims=3, max_side=4))
+    output = floats(device, shape=shape, elements=smooth_floats(lo, hi))
+    return draw(floats(device, shape=shape)), draw(output)
+
+
+CASES = [
+    _unary("exp", ops.Exp, lambda x: x.exp(), np.exp, smooth_floats()),
+    _unary("log", ops.Log, lambda x: x.log(), np.log, smooth_floats(0.1, 4.0)),
+    _unary("tanh", ops.Tanh, lambda x: x.tanh(), np.tanh, smooth_floats()),
+    _unary("sigmoid", ops.Sigmoid, lambda x: x.sigmoid(), _sigmoid, smooth_floats(-6.0, 6.0)),
+    _unary("erf", ops.Erf, lambda x: x.erf(), _erf, smooth_floats()),
+    _unary("gelu", ops.Gelu, lambda x: x.gelu(), _gelu_exact, smooth_floats()),
+    _unary("gelu_tanh", ops.Gelu, lambda x: x.gelu(approximate="tanh"), _gelu_tanh, smooth_floats()),
+    _unary("sqrt", ops.Sqrt, lambda x: x.sqrt(), np.sqrt, smooth_floats(0.1, 4.0)),
+    _unary("relu", ops.Relu, lambda x: x.relu(), lambda x: np.maximum(x, 0.0), away_from([0.0])),
+    _unary("abs", ops.Abs, lambda x: x.abs(), np.abs, away_from([0.0])),
+    OpCase("tanh_grad", (ops.TanhGrad,), ops.TanhGrad.apply, lambda g, y: g * (1 - y * y),
+           lambda d: _grad_and_output(d, -0.95, 0.95)),
+    OpCase("sigmoid_grad", (ops.SigmoidGrad,), ops.SigmoidGrad.apply, lambda g, y: g * y * (1 - y),
+           lambda d: _grad_and_output(d, 0.05, 0.95)),
+    OpCase("clip", (ops.Clip,), lambda x, lo, hi: x.clip(lo, hi), _np_clip, _clip_case),
+    OpCase("maximum", (ops.Maximum,), mg.maximum, np.maximum, _untied),
+    OpCase("minimum", (ops.Minimum,), mg.minimum, np.minimum, _untied),
+    OpCase("where", (ops.Where,), mg.where, np.where, _where_case),
+]
 
 
 # -- conventions at kinks: pinned by plain unit tests, not finite differences -----------

@@ -7,6 +7,18 @@ import numpy as np
 import minigrad as mg
 from minigrad.ops import CallAfterBackward
 
+from ._opcheck import OpCase, each, floats
+
+
+def _identity_with_a_callback(x):
+    return CallAfterBackward.apply(x, lambda: None)
+
+
+# Its row of the op table (test_op_table.py).
+CASES = [
+    OpCase("call_after_backward", (CallAfterBackward,), _identity_with_a_callback, lambda x: x, each(floats)),
+]
+
 
 def test_identity_with_the_gradient_of_an_identity():
     x = mg.tensor(np.random.default_rng(0).standard_normal((3, 2)), requires_grad=True)

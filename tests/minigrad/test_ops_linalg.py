@@ -7,9 +7,10 @@ import operator
 import numpy as np
 from hypothesis import strategies as st
 
+from minigrad.ops import MatMul
 from minigrad.testing import broadcastable_shapes
 
-from ._opcheck import check_op, floats
+from ._opcheck import OpCase, floats
 
 _SIDE = st.integers(1, 4)
 
@@ -25,5 +26,4 @@ def _matmul_case(draw, device):
     return draw(floats(device, shape=a_shape)), draw(floats(device, shape=b_shape))
 
 
-def test_matmul(device):
-    check_op(operator.matmul, np.matmul, args=_matmul_case(device), order=2, rtol=1e-9, max_examples=50)
+CASES = [OpCase("matmul", (MatMul,), operator.matmul, np.matmul, _matmul_case, rtol=1e-9, max_examples=50)]

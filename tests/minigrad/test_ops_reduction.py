@@ -9,10 +9,11 @@ import pytest
 from hypothesis import strategies as st
 
 import minigrad as mg
+from minigrad.ops import LogSumExp, Max, Min, Sum
 from minigrad.testing import shapes
 
 from .._torch import requires_torch, torch
-from ._opcheck import check_op, floats
+from ._opcheck import OpCase, floats
 
 
 @st.composite
@@ -38,32 +39,27 @@ def _np_logsumexp(x, axis, keepdims):
     return out if keepdims else np.squeeze(out, axis=axis if axis is not None else tuple(range(x.ndim)))
 
 
-SMOOTH = [
-    ("sum", lambda x, a, k: x.sum(axis=a, keepdims=k), lambda x, a, k: np.sum(x, axis=a, keepdims=k)),
-    ("mean", lambda x, a, k: x.mean(axis=a, keepdims=k), lambda x, a, k: np.mean(x, axis=a, keepdims=k)),
-    ("var", lambda x, a, k: x.var(axis=a, keepdims=k), lambda x, a, k: np.var(x, axis=a, keepdims=k)),
-    ("logsumexp", lambda x, a, k: x.logsumexp(axis=a, keepdims=k), _np_logsumexp),
-]
+def _reduction(name, functions, method, **tensor_kwargs):
+    def reference(x, a, k):
+        return _np_logsumexp(x, a, k) if method == "logsumexp" else getattr(np, method)(x, axis=a, keepdims=k)
 
-
-@pytest.mark.parametrize("name,op,reference", SMOOTH, ids=[s[0] for s in SMOOTH])
-def test_smooth_reduction(device, name, op, reference):
-    check_op(op, reference, args=_reduction_case(device), order=2, rtol=1e-9, max_examples=60)
+    return OpCase(
+        name, functions, lambda x, a, k: getattr(x, method)(axis=a, keepdims=k), reference,
+        lambda d: _reduction_case(d, **tensor_kwargs), rtol=1e-9, max_examples=60,
+    )
 
 
 # Distinct values at least 1/8 apart: no ties, and an eps-sized nudge never changes the winner.
 _TIE_FREE = st.integers(-24, 24).map(lambda k: k / 8)
 
-EXTREMA = [
-    ("max", lambda x, a, k: x.max(axis=a, keepdims=k), lambda x, a, k: np.max(x, axis=a, keepdims=k)),
-    ("min", lambda x, a, k: x.min(axis=a, keepdims=k), lambda x, a, k: np.min(x, axis=a, keepdims=k)),
+CASES = [
+    _reduction("sum", (Sum,), "sum"),
+    _reduction("mean", (Sum,), "mean"),
+    _reduction("var", (Sum,), "var"),
+    _reduction("logsumexp", (LogSumExp,), "logsumexp"),
+    _reduction("max", (Max,), "max", elements=_TIE_FREE, unique=True),
+    _reduction("min", (Min,), "min", elements=_TIE_FREE, unique=True),
 ]
-
-
-@pytest.mark.parametrize("name,op,reference", EXTREMA, ids=[s[0] for s in EXTREMA])
-def test_max_min_without_ties(device, name, op, reference):
-    case = _reduction_case(device, elements=_TIE_FREE, unique=True)
-    check_op(op, reference, args=case, order=2, max_examples=60)
 
 
 def test_var_has_ddof_zero_like_numpy(device):

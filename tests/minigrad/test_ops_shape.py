@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
+from minigrad.ops import BroadcastTo, Chunk, Concat, GetItem, IndexAdd, Reshape, Stack, Transpose, Unbind
 from minigrad.testing import shapes
 
-from ._opcheck import check_op, floats
+from ._opcheck import OpCase, as_numpy, floats
 
 # Shape ops are cheap and their argument space (axes, indices) is large: draw more examples.
 MANY = 60
@@ -43,12 +44,12 @@ def _reshape_case(draw, device):
     return x, tuple(target), draw(st.booleans())
 
 
-def test_reshape_both_call_forms(device):
-    check_op(
-        lambda x, shape, unpacked: x.reshape(*shape) if unpacked else x.reshape(shape),
-        lambda x, shape, unpacked: np.reshape(x, shape),
-        args=_reshape_case(device), order=2, max_examples=MANY,
-    )
+RESHAPE = OpCase(
+    "reshape", (Reshape,),
+    lambda x, shape, unpacked: x.reshape(*shape) if unpacked else x.reshape(shape),
+    lambda x, shape, unpacked: np.reshape(x, shape),
+    _reshape_case, max_examples=MANY,
+)
 
 
 @st.composite
@@ -67,13 +68,14 @@ def _transpose(x, axes, form):
     return x.transpose(*axes) if form == "unpacked" else x.transpose(axes)
 
 
-@pytest.mark.filterwarnings("ignore:x.transpose.* keeps NumPy's meaning")  # the identity is drawn on purpose
-def test_transpose_and_T(device):
-    check_op(
-        _transpose,
-        lambda x, axes, form: np.transpose(x, None if form in ("T", "reversed") else axes),
-        args=_transpose_case(device), order=2, max_examples=MANY,
-    )
+TRANSPOSE = OpCase(
+    "transpose", (Transpose,),
+    _transpose,
+    lambda x, axes, form: np.transpose(x, None if form in ("T", "reversed") else axes),
+    _transpose_case, max_examples=MANY,
+    # The identity permutation is drawn on purpose.
+    marks=(pytest.mark.filterwarnings("ignore:x.transpose.* keeps NumPy's meaning"),),
+)
 
 
 @st.composite
@@ -83,11 +85,11 @@ def _swapaxes_case(draw, device):
     return x, draw(axis), draw(axis)
 
 
-def test_swapaxes(device):
-    check_op(
-        lambda x, a, b: x.swapaxes(a, b), np.swapaxes,
-        args=_swapaxes_case(device), order=2, max_examples=MANY,
-    )
+SWAPAXES = OpCase(
+    "swapaxes", (Transpose,),
+    lambda x, a, b: x.swapaxes(a, b), np.swapaxes,
+    _swapaxes_case, max_examples=MANY,
+)
 
 
 @st.composite
@@ -104,11 +106,11 @@ def _squeeze_case(draw, device):
     return x, tuple(draw(st.lists(st.sampled_from(ones), unique=True))) if ones else ()
 
 
-def test_squeeze(device):
-    check_op(
-        lambda x, axis: x.squeeze(axis), lambda x, axis: np.squeeze(x, axis),
-        args=_squeeze_case(device), order=2, max_examples=MANY,
-    )
+SQUEEZE = OpCase(
+    "squeeze", (Reshape,),
+    lambda x, axis: x.squeeze(axis), lambda x, axis: np.squeeze(x, axis),
+    _squeeze_case, max_examples=MANY,
+)
 
 
 @st.composite
@@ -117,11 +119,11 @@ def _unsqueeze_case(draw, device):
     return x, draw(st.integers(-x.ndim - 1, x.ndim))
 
 
-def test_unsqueeze(device):
-    check_op(
-        lambda x, axis: x.unsqueeze(axis), np.expand_dims,
-        args=_unsqueeze_case(device), order=2, max_examples=MANY,
-    )
+UNSQUEEZE = OpCase(
+    "unsqueeze", (Reshape,),
+    lambda x, axis: x.unsqueeze(axis), np.expand_dims,
+    _unsqueeze_case, max_examples=MANY,
+)
 
 
 @st.composite
@@ -131,11 +133,11 @@ def _broadcast_to_case(draw, device):
     return x, np.broadcast_shapes(x.shape, other)
 
 
-def test_broadcast_to(device):
-    check_op(
-        lambda x, shape: x.broadcast_to(shape), np.broadcast_to,
-        args=_broadcast_to_case(device), order=2, max_examples=MANY,
-    )
+BROADCAST_TO = OpCase(
+    "broadcast_to", (BroadcastTo,),
+    lambda x, shape: x.broadcast_to(shape), np.broadcast_to,
+    _broadcast_to_case, max_examples=MANY,
+)
 
 
 @st.composite
@@ -150,12 +152,12 @@ def _concat_case(draw, device):
     return (axis, *xs)
 
 
-def test_concat(device):
-    check_op(
-        lambda axis, *xs: mg.concat(xs, axis=axis),
-        lambda axis, *xs: np.concatenate(xs, axis=axis),
-        args=_concat_case(device), order=2, max_examples=MANY,
-    )
+CONCAT = OpCase(
+    "concat", (Concat,),
+    lambda axis, *xs: mg.concat(xs, axis=axis),
+    lambda axis, *xs: np.concatenate(xs, axis=axis),
+    _concat_case, max_examples=MANY,
+)
 
 
 @st.composite
@@ -167,12 +169,12 @@ def _stack_case(draw, device):
     return (axis, *xs)
 
 
-def test_stack(device):
-    check_op(
-        lambda axis, *xs: mg.stack(xs, axis=axis),
-        lambda axis, *xs: np.stack(xs, axis=axis),
-        args=_stack_case(device), order=2, max_examples=MANY,
-    )
+STACK = OpCase(
+    "stack", (Stack,),
+    lambda axis, *xs: mg.stack(xs, axis=axis),
+    lambda axis, *xs: np.stack(xs, axis=axis),
+    _stack_case, max_examples=MANY,
+)
 
 
 # -- indexing ---------------------------------------------------------------------------
@@ -216,12 +218,71 @@ def _index_case(draw, device, make_index, min_dims):
     return x, make_index(draw, x, device)
 
 
-@pytest.mark.parametrize("make_index,min_dims", INDEX_KINDS, ids=[k[0].__name__[1:] for k in INDEX_KINDS])
-def test_getitem(device, make_index, min_dims):
-    check_op(
+def _getitem(make_index, min_dims):
+    return OpCase(
+        f"getitem_{make_index.__name__[1:]}", (GetItem,),
         lambda x, index: x[index], lambda x, index: x[index],
-        args=_index_case(device, make_index, min_dims), order=2, max_examples=40,
+        lambda d: _index_case(d, make_index, min_dims), max_examples=40,
     )
+
+
+@st.composite
+def _index_add_case(draw, device, make_index, min_dims):
+    """(g, shape, index): IndexAdd scatters g (of x[index]'s shape) into zeros of x's shape."""
+    x, index = draw(_index_case(device, make_index, min_dims))
+    index = as_numpy(index)
+    return draw(floats(device, shape=x.numpy()[index].shape)), x.shape, index
+
+
+def _np_index_add(g, shape, index):
+    out = np.zeros(shape)
+    np.add.at(out, index, g)
+    return out
+
+
+def _index_add(make_index, min_dims):
+    return OpCase(
+        f"index_add_{make_index.__name__[1:]}", (IndexAdd,), IndexAdd.apply, _np_index_add,
+        lambda d: _index_add_case(d, make_index, min_dims), max_examples=40,
+    )
+
+
+@st.composite
+def _unbind_case(draw, device):
+    x = draw(floats(device, shape=shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)))
+    return x, draw(st.integers(0, x.ndim - 1))
+
+
+def _every_other_piece_reversed(x, axis):
+    """Stacks pieces n−1, n−3, … of unbind(x): unused pieces get no gradient."""
+    return mg.stack(Unbind.apply(x, axis=axis)[::-2], axis=0)
+
+
+@st.composite
+def _chunk_case(draw, device):
+    x = draw(floats(device, shape=shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)))
+    axis = draw(st.integers(0, x.ndim - 1))
+    cuts = sorted(draw(st.lists(st.integers(0, x.shape[axis]), max_size=3)))
+    sizes = tuple(b - a for a, b in zip([0, *cuts], [*cuts, x.shape[axis]]))
+    return x, sizes, axis
+
+
+def _chunks_reversed(x, sizes, axis):
+    return mg.concat(Chunk.apply(x, sizes=sizes, axis=axis)[::-1], axis)
+
+
+def _np_chunks_reversed(x, sizes, axis):
+    return np.concatenate(np.split(x, np.cumsum(sizes)[:-1], axis=axis)[::-1], axis=axis)
+
+
+CASES = [
+    RESHAPE, TRANSPOSE, SWAPAXES, SQUEEZE, UNSQUEEZE, BROADCAST_TO, CONCAT, STACK,
+    *(_getitem(make_index, min_dims) for make_index, min_dims in INDEX_KINDS),
+    *(_index_add(make_index, min_dims) for make_index, min_dims in INDEX_KINDS),
+    OpCase("unbind", (Unbind,), _every_other_piece_reversed,
+           lambda x, axis: np.moveaxis(x, axis, 0)[::-2], _unbind_case, max_examples=MANY),
+    OpCase("chunk", (Chunk,), _chunks_reversed, _np_chunks_reversed, _chunk_case, max_examples=MANY),
+]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,48 @@
+"""Layer normalisation as one node."""
+
+from __future__ import annotations
+
+from ..autograd import Function
+from ._recompute import saved_or_recomputed
+
+
+def _normalize(x, axes: tuple[int, ...], eps: float):
+    """x̂ = (x − μ)/√(σ² + eps) and 1/√(σ² + eps) over ``axes``, in differentiable ops."""
+    centred = x - x.mean(axis=axes, keepdims=True)
+    rstd = ((centred * centred).mean(axis=axes, keepdims=True) + eps) ** -0.5
+    return centred * rstd, rstd
+
+
+class LayerNorm(Function):
+    """y = x̂ ⊙ w + b, x̂ = (x − μ)·r, r = 1/√(σ² + eps) over the last axes;
+    ∂L/∂x = r·(ĝ − mean ĝ − x̂·mean(ĝ ⊙ x̂)) with ĝ = g ⊙ w;  ∂L/∂w = Σ g ⊙ x̂;  ∂L/∂b = Σ g."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, n_axes, eps):
+        xp = ctx.device.xp
+        axes = tuple(range(x.ndim - n_axes, x.ndim))
+        ctx.axes, ctx.eps = axes, eps
+        xhat = x - x.mean(axis=axes, keepdims=True)
+        rstd = 1.0 / xp.sqrt((xhat * xhat).mean(axis=axes, keepdims=True) + eps)
+        xhat *= rstd
+        ctx.save_for_backward(xhat, rstd)
+        y = xhat if weight is None else xhat * weight
+        return y if bias is None else y + bias
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, bias, _, _ = ctx.inputs
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        xhat, rstd = saved_or_recomputed(ctx.saved_tensors, lambda: _normalize(x, ctx.axes, ctx.eps))
+        per_feature = (-1,) + tuple(x.shape[ctx.axes[0]:])  # batch axes flattened
+        gx = gw = gb = None
+        if need_x:
+            gh = grad if weight is None else grad * weight
+            mean_g = gh.mean(axis=ctx.axes, keepdims=True)
+            mean_gx = (gh * xhat).mean(axis=ctx.axes, keepdims=True)
+            gx = rstd * (gh - mean_g - xhat * mean_gx)
+        if need_w:
+            gw = (grad * xhat).reshape(per_feature).sum(axis=0)
+        if need_b:
+            gb = grad.reshape(per_feature).sum(axis=0)
+        return gx, gw, gb, None, None

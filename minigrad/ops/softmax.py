@@ -1,0 +1,68 @@
+"""The softmax family over one axis: softmax, masked softmax (attention's), log-softmax.
+
+All three take the stable log-sum-exp from ``reduction.shifted_exp``; softmax and masked
+softmax differ only in what an all −∞ row gives, and share one backward.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd import Function
+from .reduction import shifted_exp
+
+
+def softmax_backward(y: Any, grad: Any, axis: int = -1) -> Any:
+    """∂L/∂x of y = softmax(x) over ``axis``: y ⊙ (g − Σ g ⊙ y), in Tensor ops (so it is
+    differentiable again); also the score gradient inside fused attention."""
+    return y * (grad - (grad * y).sum(axis=axis, keepdims=True))
+
+
+class Softmax(Function):
+    """y = e^(x − max) / Σ e^(x − max);  ∂L/∂x = y ⊙ (g − Σ g ⊙ y)."""
+
+    @staticmethod
+    def probabilities(xp: Any, x: Any, axis: int) -> Any:
+        s = shifted_exp(xp, x, axis)
+        return xp.divide(s.exp, s.total, out=s.exp)
+
+    @classmethod
+    def forward(cls, ctx, x, axis=-1):
+        ctx.axis = axis
+        y = cls.probabilities(ctx.device.xp, x, axis)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return softmax_backward(y, grad, ctx.axis)
+
+
+class MaskedSoftmax(Softmax):
+    """y = softmax(s) over the last axis, 0 on rows that are all −∞ (PyTorch's attention
+    convention: a query that may attend to nothing gets no weight, not NaN);
+    ∂L/∂s = y ⊙ (g − Σ g ⊙ y)."""
+
+    @staticmethod
+    def probabilities(xp: Any, x: Any, axis: int) -> Any:
+        s = shifted_exp(xp, x, axis)
+        return xp.divide(s.exp, xp.where(s.total == 0, 1.0, s.total), out=s.exp)
+
+
+class LogSoftmax(Function):
+    """y = x − logsumexp(x);  ∂L/∂x = g − softmax(x) · Σ g."""
+
+    @staticmethod
+    def forward(ctx, x, axis=-1):
+        xp = ctx.device.xp
+        ctx.axis = axis
+        s = shifted_exp(xp, x, axis)
+        out = s.shifted - xp.log(s.total)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad - out.exp() * grad.sum(axis=ctx.axis, keepdims=True)
