@@ -94,10 +94,12 @@ class _Saved:
 
 
 class Function:
-    """Base class of every op. Subclasses define static ``forward`` and ``backward``.
+    """Base class of every op. Subclasses define ``forward`` and ``backward``, static as in
+    PyTorch (both are called through the class, so plain functions work too).
 
-    ``forward(ctx, *args, **kwargs)`` receives backend arrays for Tensor arguments (other
-    arguments as given) and returns an array or a tuple of arrays. ``backward(ctx, *grads)``
+    ``forward(ctx, *args, **kwargs)`` receives backend arrays for Tensor arguments and for
+    NumPy/CuPy arrays (which become constant Tensors, on the device of the op's Tensors), other
+    arguments as given, and returns an array or a tuple of arrays. ``backward(ctx, *grads)``
     receives one Tensor gradient per output and returns one gradient per positional input
     (``None`` where there is none). ``Function.apply(*args)`` runs it and records the node.
     """
