@@ -13,10 +13,12 @@
 * on SIGTERM or Ctrl-C it finishes the current step, writes the training state and
   returns (a second Ctrl-C stops at once), so resuming loses nothing.
 
-Under ``mpiexec -n N`` (with mpi4py installed) the run is data-parallel: each process
-trains on its :class:`~minigrad.distributed.DistributedSampler` share of every epoch with
-``batch_size / N`` pairs per step, so the global batch stays ``batch_size``; gradients are
-averaged by :class:`~minigrad.nn.parallel.DistributedDataParallel`. Only rank 0 evaluates,
+Under ``mpiexec -n N`` (with mpi4py installed) the run is data-parallel: every process forms
+the same global batches as one process would, and a
+:class:`~minigrad.distributed.DistributedSampler` deals each one out, ``batch_size / N``
+pairs to each process (so the global batch stays ``batch_size``, and the processes, holding
+pairs of similar length, take about as long as each other); gradients are averaged by
+:class:`~minigrad.nn.parallel.DistributedDataParallel`. Only rank 0 evaluates,
 writes files (checkpoints, curves) and shows the progress bar; the logged loss and
 tokens/s are over all ranks.
 """
@@ -41,7 +43,7 @@ from minigrad import nn, optim
 
 from . import checkpoint as ckpt
 from .curves import plot_history
-from .data import DataError, batches, encode_pairs, read_jsonl
+from .data import Batch, DataError, batches, collate, encode_pairs, read_jsonl
 from .metrics import corpus_rouge
 from .models import ModelConfig, build_model, is_clause_end
 from .summarizer import Summarizer, TruncationWarning
@@ -157,12 +159,11 @@ class TrainConfigError(ValueError):
     """A setting that cannot work for this run (e.g. a batch that does not split over the processes)."""
 
 
-def _local_batch_size(batch_size: int, world: int) -> int:
-    """Each process's share of the global batch."""
+def _check_batch_splits(batch_size: int, world: int) -> None:
+    """Each process must get the same share of a global batch."""
     if batch_size % world:
         raise TrainConfigError(f"--batch-size {batch_size} does not split evenly over {world} processes: "
                          f"give a multiple of {world}")
-    return batch_size // world
 
 
 def _total_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
@@ -181,7 +182,7 @@ class Trainer:
         self.device = mg.Device(cfg.device)  # fails here, before any work, without CuPy/GPU
         self.rank, self.world = _rank_and_world()
         self.writes = self.rank == 0  # only one process writes files and reports
-        self.local_batch = _local_batch_size(cfg.batch_size, self.world)
+        _check_batch_splits(cfg.batch_size, self.world)
         self.out = Path(cfg.out)
         self.tok = Tokenizer(cfg.tokenizer)
         rows = read_jsonl(cfg.data, max_rows=cfg.max_train)
@@ -194,8 +195,7 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
         self.vocab, self.meta = _prepare_vocab(cfg, self.out, rows, self.tok)
         self.train_set = encode_pairs(rows, self.tok, self.vocab, cfg.max_src_len, cfg.max_tgt_len)
-        self.sampler = dist.DistributedSampler(len(self.train_set), self.world, self.rank, seed=cfg.seed)
-        self.batches_per_epoch = math.ceil(len(self.sampler) / self.local_batch)
+        self.batches_per_epoch = math.ceil(len(self.train_set) / cfg.batch_size)
         self.total_steps = _total_steps(cfg, self.batches_per_epoch)
         mg.manual_seed(cfg.seed)
         self.model = build_model(self.meta.model).to(self.device)
@@ -277,18 +277,23 @@ class Trainer:
 
     # --------------------------------------------------------------------- loop
     def _batch_stream(self):
-        """(epoch, batch) pairs of this process's share from the current step on; the order
-        depends only on (seed, epoch), so resuming replays the same sequence."""
+        """(epoch, batch) pairs from the current step on (this process's share of each global
+        batch); the order depends only on (seed, epoch), so resuming replays the same sequence."""
         epoch, skip = divmod(self.step, self.batches_per_epoch)
         while True:
-            self.sampler.set_epoch(epoch)
-            share = [self.train_set[i] for i in self.sampler]
             seed = self.cfg.seed * 1000 + epoch
-            stream = batches(share, self.local_batch, shuffle=True, seed=seed)
+            stream = batches(self.train_set, self.cfg.batch_size, shuffle=True, seed=seed)
             for i, batch in enumerate(stream):
                 if i >= skip:
-                    yield epoch, batch
+                    yield epoch, (batch if self.world == 1 else self._share(batch))
             epoch, skip = epoch + 1, 0
+
+    def _share(self, batch: Batch) -> Batch:
+        """This process's pairs of a global batch, dealt round-robin by the sampler (which
+        repeats a pair when the last, short batch does not split evenly)."""
+        sampler = dist.DistributedSampler(len(batch), self.world, self.rank, shuffle=False)
+        indices = [batch.indices[k] for k in sampler]
+        return collate([self.train_set[i] for i in indices], indices=indices)
 
     def _train_step(self, batch) -> float:
         self.optimizer.zero_grad()

@@ -10,6 +10,7 @@ import pytest
 from benchmarks.harness import CheckFailed, Result, build, check
 from benchmarks.run import benchmark, main
 from benchmarks.workloads import WORKLOADS
+from tests._mpi import requires_mpi
 from tests.conftest import CUDA
 
 
@@ -67,3 +68,18 @@ def test_command_line_writes_json(tmp_path, capsys):
 def test_cuda_without_a_gpu_fails_clearly(capsys):
     assert main(["--device", "cuda", "--workloads", "tiny"]) == 2
     assert "cannot benchmark on cuda" in capsys.readouterr().err
+
+
+@requires_mpi
+def test_distributed_scaling_benchmark_runs_both_ways_and_draws_the_curves(tmp_path, capsys):
+    from benchmarks.distributed import main as distributed_main
+
+    distributed_main(["--max-train", "24", "--batch-size", "8", "--json", str(tmp_path / "d.json"),
+                      "--plot", str(tmp_path / "d.png")])
+    result = json.loads((tmp_path / "d.json").read_text())
+    assert result["one"]["processes"] == 1 and result["many"]["processes"] == 2
+    assert result["one"]["steps"] == result["many"]["steps"] == 3  # the same global batches
+    assert result["many"]["all_reduce_calls_per_step"] == 2  # one bucket + the loss/stop reduce
+    assert result["loss_gap_max"] < 0.05 * result["loss_first"]
+    assert (tmp_path / "d.png").stat().st_size > 10_000
+    assert "speed-up:" in capsys.readouterr().out
