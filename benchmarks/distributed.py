@@ -9,11 +9,12 @@ pairs (the N-process run splits each global batch of ``--batch-size`` over N pro
 both process the same tokens; the ratio of tokens/s is the speed-up. It is given on the wall
 clock and on the CPU clock: the sum over steps of the step's largest per-process CPU time (the
 critical path if every process had a core to itself), which other programs' load on a shared
-machine does not inflate (it leaves out waiting for the network, negligible on one machine). Every run goes through
-``nlp.train.train``, as ``python -m nlp train`` does. Printed: tokens/s of each run, the
-speed-up, the time per step spent in all-reduce calls (gradient buckets plus the one small
-reduce of loss/tokens per step; it includes waiting for the slowest process), and how close the
-two loss curves are; ``--plot`` draws both curves.
+machine does not inflate (it leaves out waiting for the network, negligible on one machine).
+Every run goes through ``nlp.train.train``, as ``python -m nlp train`` does. Printed: tokens/s
+of each run, the speed-up, the time per step spent in all-reduce calls (gradient buckets plus
+the one small reduce of loss/tokens per step; it includes waiting for the slowest process), the
+time of one all-reduce of every gradient alone, and how close the two loss curves are;
+``--plot`` draws both curves.
 
 The worker mode (``--worker OUT.json``) is what each run executes.
 """
