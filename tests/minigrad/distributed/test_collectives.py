@@ -42,21 +42,27 @@ def test_collectives_on_two_ranks(tmp_path):
 
 
 @requires_mpi
-def test_a_world_of_one_without_mpiexec(world):
+def test_a_world_of_one_without_mpiexec(world, device):
+    """On CUDA this goes through NCCL where CuPy has it, else through host memory."""
     assert dist.is_initialized() and dist.get_rank() == 0 and dist.get_world_size() == 1
-    t = mg.tensor([[1.0, -2.0], [3.0, 4.0]])
+    t = mg.tensor([[1.0, -2.0], [3.0, 4.0]], device=device)
     for op in ("sum", "mean", "max"):
         assert dist.all_reduce(t, op=op) is t
+    assert t.device == mg.Device(device)
     np.testing.assert_array_equal(t.numpy(), [[1.0, -2.0], [3.0, 4.0]])
     (only,) = dist.all_gather(t[:, 1])
+    assert only.device == mg.Device(device)
     np.testing.assert_array_equal(only.numpy(), [-2.0, 4.0])
     dist.broadcast(t, src=0)
+    np.testing.assert_array_equal(t.numpy(), [[1.0, -2.0], [3.0, 4.0]])
     dist.barrier()
-    model = nn.Linear(3, 2)
+    model = nn.Linear(3, 2).to(device)
     ddp = nn.parallel.DistributedDataParallel(model)
     assert ddp.module is model and list(ddp.state_dict()) == list(model.state_dict())
-    ddp(mg.randn(4, 3)).sum().backward()
-    assert model.weight.grad is not None
+    x = mg.randn(4, 3, device=device)
+    ddp(x).sum().backward()
+    assert model.weight.grad.device == mg.Device(device)
+    np.testing.assert_allclose(model.weight.grad.numpy(), np.ones((2, 1)) * x.numpy().sum(0), rtol=1e-6)
 
 
 @requires_mpi
