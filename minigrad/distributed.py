@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator, Sized
 from datetime import timedelta
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy
 
@@ -35,9 +35,9 @@ from .backend import Device, to_device
 from .tensor import Tensor
 
 __all__ = [
-    "DistributedError", "is_available", "init_process_group", "destroy_process_group", "is_initialized",
-    "get_rank", "get_world_size", "all_reduce", "broadcast", "all_gather", "all_gather_object", "barrier",
-    "DistributedSampler",
+    "DistributedError", "is_available", "init_process_group", "destroy_process_group", "abort",
+    "is_initialized", "get_rank", "get_world_size", "all_reduce", "broadcast", "all_gather",
+    "all_gather_object", "barrier", "DistributedSampler",
 ]
 
 INSTALL_HINT = 'pip install "minigrad[mpi]"  (or: pip install mpi4py mpich)'
@@ -143,6 +143,14 @@ def destroy_process_group() -> None:
     if _world is not None:
         _world.comm.Free()
         _world = None
+
+
+def abort(exit_code: int = 1) -> NoReturn:
+    """End every process of the job now (``MPI_Abort``): for a process that cannot go on
+    after an error it has already reported, so that the others do not wait for it until
+    their timeout."""
+    _require().comm.Abort(exit_code)
+    raise SystemExit(exit_code)  # not reached: MPI_Abort does not return
 
 
 def is_initialized() -> bool:

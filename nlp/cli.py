@@ -258,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.fn(args)
     except (UserError, DataError, ModelDirError, EmptyTextError, TrainConfigError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
+        if mg.distributed.is_initialized() and mg.distributed.get_world_size() > 1:
+            mg.distributed.abort(EXIT_USAGE)  # the other processes would wait for this one
         return EXIT_USAGE
 
 

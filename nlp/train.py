@@ -365,15 +365,20 @@ class Trainer:
 @contextlib.contextmanager
 def _process_group() -> Iterator[None]:
     """The MPI process group for one run, when mpi4py is installed and none is set up yet
-    (one process without mpiexec; N under ``mpiexec -n N``)."""
+    (one process without mpiexec; N under ``mpiexec -n N``). After an error on several
+    processes it stays up, so that the caller can report the error and then end the other
+    processes (``mg.distributed.abort``) instead of leaving them waiting for this one."""
     if dist.is_initialized() or not dist.is_available():
         yield
         return
     dist.init_process_group()
     try:
         yield
-    finally:
-        dist.destroy_process_group()
+    except BaseException:
+        if dist.get_world_size() == 1:
+            dist.destroy_process_group()
+        raise
+    dist.destroy_process_group()
 
 
 def train(cfg: TrainConfig, callback: Callable[[Trainer], None] | None = None) -> TrainResult:

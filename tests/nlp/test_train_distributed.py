@@ -65,6 +65,15 @@ def test_a_batch_that_does_not_split_over_the_processes_is_refused(tmp_path):
         in result.stderr
 
 
+def test_an_error_on_one_process_ends_the_job_at_once(tmp_path):
+    start = time.monotonic()
+    result = run_mpi(["-m", "tests.nlp.train_worker", *SMALL, "--out", str(tmp_path), "--steps", "2"],
+                     env={"BREAK_RANK": "1"}, timeout=60)
+    assert time.monotonic() - start < 30  # not the collectives' 30-minute timeout
+    assert result.returncode == 2
+    assert "error: " in result.stderr and "/nonexistent/train.jsonl" in result.stderr
+
+
 def _state_step(folder: Path) -> int:
     try:
         return int(mg.load(folder / ckpt.STATE)["step"])

@@ -1,6 +1,7 @@
 """``mpiexec -n N python -m tests.nlp.train_worker ARGS…``: ``python -m nlp train ARGS…`` on
 every rank, recording which files each rank creates or renames into place; each rank ends
-by printing one line ``{"rank": R, "writes": [...]}``."""
+by printing one line ``{"rank": R, "writes": [...]}``. With ``BREAK_RANK=R`` in the
+environment, rank R alone is given a training file that does not exist."""
 
 from __future__ import annotations
 
@@ -31,7 +32,15 @@ _spy(os, "replace", lambda args, kw, result: str(args[1]))
 _spy(os, "mkdir", lambda args, kw, result: str(args[0]))
 _spy(tempfile, "mkstemp", lambda args, kw, result: result[1])
 
+def _argv() -> list[str]:
+    """The arguments, except that on rank $BREAK_RANK (if set) --data names a missing file."""
+    args = sys.argv[1:]
+    if os.environ.get("BREAK_RANK") == str(MPI.COMM_WORLD.Get_rank()):
+        args[args.index("--data") + 1] = "/nonexistent/train.jsonl"
+    return args
+
+
 if __name__ == "__main__":
-    code = main(["train", *sys.argv[1:]])
+    code = main(["train", *_argv()])
     print(json.dumps({"rank": MPI.COMM_WORLD.Get_rank(), "writes": sorted(writes)}), flush=True)
     sys.exit(code)
