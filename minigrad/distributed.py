@@ -8,19 +8,23 @@ the transport: minigrad never runs a home-made one. Install it with
 How arrays travel:
 
 * NumPy arrays go through MPI directly.
-* CuPy arrays go through NCCL (``cupy.cuda.nccl``) when CuPy has it, one communicator
-  per GPU, made on first use; otherwise they are staged through host memory and MPI.
+* CuPy arrays go through NCCL (``cupy.cuda.nccl``) when every rank's CuPy has it and every
+  rank has a GPU of its own (one communicator per GPU, made on first use); otherwise they are
+  staged through host memory and MPI.
 
-Faults never hang a job: every collective waits at most ``timeout`` seconds (given to
-:func:`init_process_group`) and then raises :class:`DistributedError`; an exception that
+Faults never hang a job: every MPI collective waits at most ``timeout`` seconds (given to
+:func:`init_process_group`) and then raises :class:`DistributedError` (NCCL calls have no
+such bound: there a dead rank is left to ``mpiexec``, which ends the others); an exception that
 nobody catches on one rank is printed and then ends every rank (``MPI_Abort``), and a rank
 that dies makes ``mpiexec`` end the others.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import socket
 import sys
 import time
 from collections.abc import Iterator, Sized
@@ -197,18 +201,29 @@ def _write_back(tensor: Tensor, host: numpy.ndarray) -> None:
 
 
 def _nccl(world: _World, device: Device) -> Any:
-    """The NCCL communicator of ``device``, or None where CuPy has no NCCL (then arrays are
-    staged through host memory). Made on first use: rank 0's id travels over MPI."""
+    """The NCCL communicator of ``device``, made on first use, or None (then arrays are
+    staged through host memory)."""
     if device not in world.nccl:
-        from cupy.cuda import nccl
-
-        comm = None
-        if nccl.available:
-            uid = _bcast_json(world, list(nccl.get_unique_id()) if world.rank == 0 else None, "NCCL setup")
-            with device.use():
-                comm = nccl.NcclCommunicator(world.size, tuple(uid), world.rank)
-        world.nccl[device] = comm
+        world.nccl[device] = _make_nccl(world, device)
     return world.nccl[device]
+
+
+def _make_nccl(world: _World, device: Device) -> Any:
+    """A NCCL communicator when every rank's CuPy has NCCL and every rank has a GPU of its
+    own (NCCL refuses two ranks on one GPU); the ranks decide together, so all of them take
+    the same path. Rank 0's NCCL id travels over MPI."""
+    try:
+        from cupy.cuda import nccl
+    except ImportError:  # a CuPy built without NCCL
+        nccl = None
+    gpu = [socket.gethostname(), device.xp.cuda.Device(device.index).pci_bus_id]
+    everyone = _allgather_json(world, [bool(getattr(nccl, "available", False)), gpu], "NCCL setup")
+    distinct_gpus = len({tuple(g) for _, g in everyone}) == world.size
+    if not (distinct_gpus and all(has_nccl for has_nccl, _ in everyone)):
+        return None
+    uid = _bcast_json(world, list(nccl.get_unique_id()) if world.rank == 0 else None, "NCCL setup")
+    with device.use():
+        return nccl.NcclCommunicator(world.size, tuple(uid), world.rank)
 
 
 def _nccl_dtype(dtype: numpy.dtype) -> int:
@@ -224,6 +239,20 @@ def _on_gpu_with_nccl(world: _World, tensor: Tensor) -> Any:
     if tensor.device.type == "cpu":
         return None
     return _nccl(world, tensor.device)
+
+
+@contextlib.contextmanager
+def _nccl_buffer(tensor: Tensor) -> Iterator[tuple[Any, int, int]]:
+    """(contiguous GPU array, NCCL dtype, stream pointer) for one NCCL call on the tensor's
+    GPU; afterwards waits for the stream and writes the array back into the tensor."""
+    with tensor.device.use():
+        xp = tensor.device.xp
+        array = xp.ascontiguousarray(tensor.data)
+        stream = xp.cuda.get_current_stream()
+        yield array, _nccl_dtype(array.dtype), stream.ptr
+        stream.synchronize()
+        if array is not tensor.data:
+            tensor.data[...] = array
 
 
 def _check_op(op: str, tensor: Tensor) -> None:
@@ -242,7 +271,11 @@ def all_reduce(tensor: Tensor, op: str = "sum") -> Tensor:
     _check_op(op, tensor)
     nccl_comm = _on_gpu_with_nccl(world, tensor)
     if nccl_comm is not None:
-        _nccl_all_reduce(nccl_comm, tensor, op)
+        from cupy.cuda import nccl
+
+        with _nccl_buffer(tensor) as (array, dtype, stream):
+            nccl_op = nccl.NCCL_MAX if op == "max" else nccl.NCCL_SUM
+            nccl_comm.allReduce(array.data.ptr, array.data.ptr, array.size, dtype, nccl_op, stream)
     else:
         host = _host(tensor)
         mpi_op = world.MPI.MAX if op == "max" else world.MPI.SUM
@@ -253,20 +286,6 @@ def all_reduce(tensor: Tensor, op: str = "sum") -> Tensor:
     return tensor
 
 
-def _nccl_all_reduce(comm: Any, tensor: Tensor, op: str) -> None:
-    from cupy.cuda import nccl
-
-    with tensor.device.use():
-        xp = tensor.device.xp
-        array = xp.ascontiguousarray(tensor.data)
-        stream = xp.cuda.get_current_stream()
-        comm.allReduce(array.data.ptr, array.data.ptr, array.size, _nccl_dtype(array.dtype),
-                       nccl.NCCL_MAX if op == "max" else nccl.NCCL_SUM, stream.ptr)
-        stream.synchronize()
-        if array is not tensor.data:
-            tensor.data[...] = array
-
-
 def broadcast(tensor: Tensor, src: int = 0) -> Tensor:
     """Copy rank ``src``'s values into ``tensor`` on every rank (in place). Returns it."""
     world = _require()
@@ -275,14 +294,8 @@ def broadcast(tensor: Tensor, src: int = 0) -> Tensor:
         raise ValueError(f"broadcast: src={src} is not a rank of this group of {world.size}")
     nccl_comm = _on_gpu_with_nccl(world, tensor)
     if nccl_comm is not None:
-        with tensor.device.use():
-            xp = tensor.device.xp
-            array = xp.ascontiguousarray(tensor.data)
-            stream = xp.cuda.get_current_stream()
-            nccl_comm.bcast(array.data.ptr, array.size, _nccl_dtype(array.dtype), src, stream.ptr)
-            stream.synchronize()
-            if array is not tensor.data:
-                tensor.data[...] = array
+        with _nccl_buffer(tensor) as (array, dtype, stream):
+            nccl_comm.bcast(array.data.ptr, array.size, dtype, src, stream)
         return tensor
     host = _host(tensor)
     world.wait(world.comm.Ibcast(host, root=src), "broadcast")
@@ -305,6 +318,12 @@ def all_gather(tensor: Tensor) -> list[Tensor]:
                 f"{everyone[0][1]} but rank {rank} has shape {tuple(theirs[0])} and dtype {theirs[1]}; "
                 "every rank must gather tensors of one shape and dtype"
             )
+    nccl_comm = _on_gpu_with_nccl(world, tensor)
+    if nccl_comm is not None:
+        with _nccl_buffer(tensor) as (array, dtype, stream):
+            out = tensor.device.xp.empty((world.size,) + array.shape, dtype=array.dtype)
+            nccl_comm.allGather(array.data.ptr, out.data.ptr, array.size, dtype, stream)
+        return [Tensor._wrap(part, tensor.device) for part in out]
     host = _host(tensor)
     out = numpy.empty((world.size,) + host.shape, dtype=host.dtype)
     world.wait(world.comm.Iallgather(host, out), "all_gather")
