@@ -6,6 +6,7 @@ from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set
 from .backend import Device, get_default_device, get_rng_state, manual_seed, set_default_device, set_rng_state
 from .creation import (
     arange,
+    as_tensor,
     empty,
     eye,
     from_numpy,
@@ -28,11 +29,13 @@ from .routines import (
     concat,
     erf,
     exp,
+    gather,
     log,
     matmul,
     maximum,
     minimum,
     relu,
+    scatter_add,
     sigmoid,
     sqrt,
     stack,
@@ -64,11 +67,12 @@ double = float64
 
 __all__ = [
     "Tensor", "Function", "Device", "GradcheckError",
-    "tensor", "zeros", "ones", "full", "empty", "randn", "rand", "arange", "eye",
+    "tensor", "as_tensor", "zeros", "ones", "full", "empty", "randn", "rand", "arange", "eye",
     "zeros_like", "ones_like", "manual_seed",
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool_",
     "from_numpy", "randint",
     "concat", "cat", "stack", "where", "maximum", "minimum", "matmul", "transpose", "triu", "tril", "argmax",
+    "gather", "scatter_add",
     "exp", "log", "tanh", "sigmoid", "relu", "sqrt", "erf",
     "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "gradcheck", "gradgradcheck",

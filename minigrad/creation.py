@@ -1,5 +1,5 @@
-"""Factory functions: tensor, from_numpy, zeros, ones, full, empty, randn, rand, randint,
-arange, eye, *_like."""
+"""Factory functions: tensor, as_tensor, from_numpy, zeros, ones, full, empty, randn, rand,
+randint, arange, eye, *_like."""
 
 from __future__ import annotations
 
@@ -8,14 +8,32 @@ from typing import Any
 
 import numpy
 
-from .backend import Device, get_default_device, rng
-from .tensor import Tensor, float32, int64, resolve_dtype
+from .backend import Device, device_of_array, get_default_device, rng
+from .tensor import Tensor, _is_array, float32, int64, resolve_dtype
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor (always a copy). Python floats → float32, ints → int64;
     NumPy arrays keep their dtype."""
     return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """``data`` as a Tensor, without a copy when it can be shared (PyTorch's ``as_tensor``):
+    a Tensor of the wanted dtype and device comes back itself; a NumPy/CuPy array already on
+    the device, in the dtype, is wrapped as a constant (no grad) sharing its memory, so writes
+    to one are seen by the other. Anything else is converted as ``tensor`` does."""
+    want = resolve_dtype(dtype) if dtype is not None else None
+    dev = Device(device) if device is not None else None
+    if isinstance(data, Tensor):
+        same = (want is None or data.dtype == want) and (dev is None or data.device is dev)
+        return data if same else data.to(dev or data.device, dtype=want or data.dtype)
+    if _is_array(data):
+        src = device_of_array(data)
+        if (dev is None or src is dev) and (want is None or data.dtype == want):
+            resolve_dtype(data.dtype)  # an unsupported dtype is a clear error here
+            return Tensor._wrap(data, src)
+    return Tensor(data, dtype=dtype, device=device)
 
 
 def from_numpy(array: numpy.ndarray) -> Tensor:

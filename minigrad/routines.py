@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from ._keywords import numpy_keywords
-from .ops import Concat, Maximum, Minimum, Stack
+from .creation import as_tensor
+from .ops import Concat, Gather, Maximum, Minimum, ScatterAdd, Stack
 from .ops.elementwise import where
 from .tensor import Tensor, as_tensor_like
 
@@ -27,6 +28,33 @@ cat = concat  # PyTorch's name: torch.cat(tensors, dim)
 def stack(tensors: Any, axis: int = 0) -> Tensor:
     """Join tensors along a new axis."""
     return Stack.apply(*tensors, axis=axis)
+
+
+def _index_for(index: Any, like: Tensor, op: str) -> Any:
+    """An integer index (Tensor or array) as an array on ``like``'s device, of its rank."""
+    arr = as_tensor(index, device=like.device).data
+    if arr.dtype.kind not in "iu" or arr.ndim != like.ndim:
+        raise ValueError(
+            f"{op}: index must be an integer tensor of the input's rank {like.ndim}, got {arr.dtype} "
+            f"of shape {tuple(arr.shape)} (input shape {tuple(like.shape)})"
+        )
+    return arr
+
+
+def gather(input: Tensor, dim: int, index: Any) -> Tensor:
+    """PyTorch's gather: out[i][j] = input[i][index[i][j]] for dim=1 (any rank); out has
+    index's shape. The gradient is scatter-added back."""
+    return Gather.apply(input, index=_index_for(index, input, "gather"), axis=dim % input.ndim)
+
+
+def scatter_add(input: Tensor, dim: int, index: Any, src: Tensor) -> Tensor:
+    """PyTorch's scatter_add (out of place): out = input, then out[i][index[i][j]] += src[i][j]
+    for dim=1 (any rank); repeated indices accumulate. ``src`` has index's shape."""
+    idx = _index_for(index, input, "scatter_add")
+    if tuple(src.shape) != tuple(idx.shape):
+        raise ValueError(f"scatter_add: src of shape {tuple(src.shape)} must have index's shape "
+                         f"{tuple(idx.shape)}")
+    return ScatterAdd.apply(input, src, index=idx, axis=dim % input.ndim)
 
 
 def maximum(a: Any, b: Any) -> Tensor:

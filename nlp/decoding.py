@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad import Tensor, no_grad
+from minigrad import Tensor, as_tensor, no_grad
 
 from .data import Batch
 from .vocab import Vocab
@@ -67,7 +67,7 @@ def _take(state: dict, rows: np.ndarray) -> dict:
     out = {}
     for k, v in state.items():
         if isinstance(v, Tensor):
-            out[k] = Tensor._wrap(v.data[v.device.xp.asarray(rows)], v.device)
+            out[k] = as_tensor(v.data[v.device.xp.asarray(rows)])
         elif isinstance(v, np.ndarray):
             out[k] = v[rows]
         else:

@@ -1,35 +1,29 @@
 """Recurrent layers: the cells (one step) and the multi-layer, optionally bidirectional
 sequence layers, with PyTorch's signatures, parameter names, gate orders and init.
 
-The seed's h_t = tanh(W_x x_t + W_h h_{t−1} + b) is ``RNNCell``. ``RNN`` runs each
-direction of each layer as one graph node over the whole sequence (``_elman.py``);
-``GRU`` and ``LSTM`` unroll their step over time and backpropagate through the graph
-(BPTT). For speed the input projection x_t W_ihᵀ + b_ih of every step is one matmul
-before the time loop.
+The seed's h_t = tanh(W_x x_t + W_h h_{t−1} + b) is ``RNNCell``. The step equations of every
+cell live once, in ``minigrad.ops.recurrence``: the cells apply them as Tensor ops, and
+``RNN``/``GRU``/``LSTM`` run each direction of each layer as one graph node over the whole
+sequence (``ops.Recurrence``), after one matmul for the input projection of every step.
+They take a padded tensor or a ``PackedSequence`` (``nn.utils.rnn``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 from .. import functional as F
 from ..creation import zeros
-from ..ops import Concat, Stack
+from ..ops import Concat, Stack, Unbind
+from ..ops.recurrence import ElmanStep, GRUStep, LSTMStep, Recurrence, TensorMath
 from ..tensor import Tensor
 from . import init
-from ._elman import elman_sequence
 from ._factory import new_parameter
-from ._recurrence import RNN_STEPS, gru_step, lstm_step, unroll
-from ._split import unbind
 from .module import Module
+from .utils.rnn import PackedSequence
 
-
-def _rnn_step(nonlinearity: str) -> Callable:
-    if nonlinearity not in RNN_STEPS:
-        raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-    return RNN_STEPS[nonlinearity]
+_GRU, _LSTM = GRUStep(), LSTMStep()
 
 
 def _reset_uniform(module: Module, hidden_size: int) -> None:
@@ -39,11 +33,29 @@ def _reset_uniform(module: Module, hidden_size: int) -> None:
         init.uniform_(p, -bound, bound)
 
 
+def _check_state(layer: Module, h: Any, expected: tuple[int, ...], like: Tensor, what: str) -> None:
+    """A given initial state must be a Tensor of the expected shape, on the input's device and
+    in the layer's dtype."""
+    if not isinstance(h, Tensor):
+        raise TypeError(f"{layer._header()}: {what} must be a Tensor, got {type(h).__name__}")
+    if tuple(h.shape) != expected:
+        raise ValueError(
+            f"{layer._header()}: expected {what} of shape {expected}, got shape {tuple(h.shape)}"
+        )
+    if h.device != like.device:
+        raise RuntimeError(
+            f"{layer._header()}: {what} is on {h.device} but the input is on {like.device}; "
+            f"move it with .to({str(like.device)!r})"
+        )
+    layer.check_input_dtype(h, like, what)
+
+
 # -- cells -----------------------------------------------------------------------------------
 
 
 class _CellBase(Module):
     gates = 1
+    equations: Any
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool, device: Any, dtype: Any) -> None:
         super().__init__()
@@ -68,21 +80,25 @@ class _CellBase(Module):
         """The input as a batch (N, input_size), and whether it came unbatched."""
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise self.input_error(f"input of shape (batch, {self.input_size}) or ({self.input_size},)", x)
+        self.check_input_dtype(x, self.weight_ih)
         return (x.unsqueeze(0), True) if x.ndim == 1 else (x, False)
 
-    def _state(self, h: Tensor | None, x: Tensor, unbatched: bool) -> Tensor:
+    def _state(self, h: Tensor | None, x: Tensor, unbatched: bool, what: str) -> Tensor:
         if h is None:
             return zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
         expected = (self.hidden_size,) if unbatched else (x.shape[0], self.hidden_size)
-        if tuple(h.shape) != expected:
-            raise ValueError(
-                f"{self._header()}: expected hidden state of shape {expected}, got shape {h.shape}"
-            )
+        _check_state(self, h, expected, x, what)
         return h.unsqueeze(0) if unbatched else h
 
-    def _step(self, x: Tensor, state: Any, step: Callable) -> Any:
+    def _cell_forward(self, x: Tensor, hx: Any, names: tuple[str, ...]) -> tuple[Tensor, ...]:
+        """One step from the given (or zero) state parts; each returned part (N, H) or (H,)."""
+        x, unbatched = self._input(x)
+        given = hx if isinstance(hx, tuple) else (hx,) * len(names)  # None: every part zero
+        state = tuple(self._state(h, x, unbatched, what) for h, what in zip(given, names))
         gi = F.linear(x, self.weight_ih, self.bias_ih)
-        return step(gi, state, self.weight_hh.T, self.bias_hh)
+        gh = F.linear(state[0], self.weight_hh, self.bias_hh)
+        new, _ = self.equations.step(TensorMath, gi, gh, state)
+        return tuple(s.squeeze(0) for s in new) if unbatched else new
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -96,15 +112,12 @@ class RNNCell(_CellBase):
         self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
         device: Any = None, dtype: Any = None,
     ) -> None:
-        step = _rnn_step(nonlinearity)
+        equations = ElmanStep(nonlinearity)  # rejects a bad nonlinearity before any weight is made
         super().__init__(input_size, hidden_size, bias, device, dtype)
-        self.nonlinearity = nonlinearity
-        self._step_fn = step
+        self.equations, self.nonlinearity = equations, nonlinearity
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, unbatched = self._input(x)
-        h = self._step(x, self._state(hx, x, unbatched), self._step_fn)
-        return h.squeeze(0) if unbatched else h
+        return self._cell_forward(x, hx, ("hx",))[0]
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -115,6 +128,7 @@ class GRUCell(_CellBase):
     """One GRU step (gates r, z, n as PyTorch): h' = (1 − z) ⊙ n + z ⊙ h."""
 
     gates = 3
+    equations = _GRU
 
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None, dtype: Any = None
@@ -122,15 +136,14 @@ class GRUCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, device, dtype)
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> Tensor:
-        x, unbatched = self._input(x)
-        h = self._step(x, self._state(hx, x, unbatched), gru_step)
-        return h.squeeze(0) if unbatched else h
+        return self._cell_forward(x, hx, ("hx",))[0]
 
 
 class LSTMCell(_CellBase):
     """One LSTM step (gates i, f, g, o as PyTorch): returns (h', c')."""
 
     gates = 4
+    equations = _LSTM
 
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None, dtype: Any = None
@@ -138,22 +151,75 @@ class LSTMCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, device, dtype)
 
     def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
-        x, unbatched = self._input(x)
-        h0, c0 = (None, None) if hx is None else hx
-        state = (self._state(h0, x, unbatched), self._state(c0, x, unbatched))
-        h, c = self._step(x, state, lstm_step)
-        return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+        return self._cell_forward(x, hx, ("h0", "c0"))
 
 
 # -- sequence layers ------------------------------------------------------------------------------
 
 
+class _Rows:
+    """A layer's input as rows for ``ops.Recurrence`` (time step by time step), and how to
+    give the outputs back in the input's form."""
+
+    def __init__(self, layer: _RNNBase, x: Any) -> None:
+        self.packed = x if isinstance(x, PackedSequence) else None
+        if self.packed is not None:
+            self.data = x.data
+            if self.data.ndim != 2 or self.data.shape[-1] != layer.input_size:
+                raise layer.input_error(f"packed data of shape (tokens, {layer.input_size})", self.data)
+            self.batch_sizes = tuple(int(n) for n in x.batch_sizes.numpy())
+            self.batch, self.unbatched = self.batch_sizes[0], False
+            return
+        if not isinstance(x, Tensor) or x.ndim not in (2, 3) or x.shape[-1] != layer.input_size:
+            layout = "(batch, seq, {0})" if layer.batch_first else "(seq, batch, {0})"
+            raise layer.input_error(
+                f"input of shape {layout.format(layer.input_size)} or (seq, {layer.input_size}), "
+                "or a PackedSequence", x,
+            )
+        self.unbatched = x.ndim == 2
+        if self.unbatched:
+            x = x.unsqueeze(1)
+        elif layer.batch_first:
+            x = x.swapaxes(0, 1)
+        steps, self.batch = x.shape[0], x.shape[1]
+        if steps == 0:
+            raise layer.input_error("a sequence of at least one step", x)
+        self.steps, self.batch_first = steps, layer.batch_first
+        self.data = x.reshape(steps * self.batch, x.shape[2])
+        self.batch_sizes = (self.batch,) * steps
+
+    def state(self, h: Tensor) -> Tensor:
+        """A given initial state (layers, N, H), in the rows' batch order."""
+        if self.unbatched:
+            return h.unsqueeze(1)
+        if self.packed is not None and self.packed.sorted_indices is not None:
+            return h[:, self.packed.sorted_indices]
+        return h
+
+    def final(self, h: Tensor) -> Tensor:
+        """A final state (layers, N, H) in the input's batch order."""
+        if self.unbatched:
+            return h.squeeze(1)
+        if self.packed is not None and self.packed.unsorted_indices is not None:
+            return h[:, self.packed.unsorted_indices]
+        return h
+
+    def output(self, rows: Tensor) -> Any:
+        if self.packed is not None:
+            return self.packed._replace(data=rows)
+        out = rows.reshape(self.steps, self.batch, rows.shape[-1])
+        if self.unbatched:
+            return out.squeeze(1)
+        return out.swapaxes(0, 1) if self.batch_first else out
+
+
 class _RNNBase(Module):
     """Shared by RNN, GRU and LSTM: parameters per layer and direction, named as PyTorch
-    (``weight_ih_l0``, ``bias_hh_l1_reverse`` …), and the unrolled forward pass."""
+    (``weight_ih_l0``, ``bias_hh_l1_reverse`` …), and the forward pass on ``ops.Recurrence``."""
 
     gates = 1
-    step: Callable
+    equations: Any
+    state_names: tuple[str, ...] = ("hx",)
 
     def __init__(
         self, input_size: int, hidden_size: int, num_layers: int, bias: bool, batch_first: bool,
@@ -204,65 +270,49 @@ class _RNNBase(Module):
             p.get(f"bias_ih_{name}"), p.get(f"bias_hh_{name}"),
         )
 
-    # -- checking and shaping inputs --
-    def _sequence(self, x: Tensor) -> tuple[Tensor, bool]:
-        """The input as (T, N, input_size), and whether it came unbatched."""
-        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
-            layout = "(batch, seq, {0})" if self.batch_first else "(seq, batch, {0})"
-            raise self.input_error(
-                f"input of shape {layout.format(self.input_size)} or (seq, {self.input_size})", x
-            )
-        if x.ndim == 2:
-            return x.unsqueeze(1), True
-        return (x.swapaxes(0, 1) if self.batch_first else x), False
-
-    def _initial(self, h: Tensor | None, x: Tensor, unbatched: bool, what: str) -> list[Tensor]:
-        """One (N, H) initial state per layer and direction (zeros when ``h`` is None)."""
+    def _initial(self, hx: Any, rows: _Rows) -> list[tuple[Tensor, ...]]:
+        """One initial state (a tuple of (N, H) parts) per layer and direction."""
         layers = self.num_layers * self.num_directions
-        batch = x.shape[1]
-        if h is None:
-            zero = zeros(batch, self.hidden_size, dtype=x.dtype, device=x.device)
-            return [zero] * layers
-        expected = (layers, self.hidden_size) if unbatched else (layers, batch, self.hidden_size)
-        if tuple(h.shape) != expected:
-            raise ValueError(f"{self._header()}: expected {what} of shape {expected}, got shape {h.shape}")
-        return list(unbind(h.unsqueeze(1) if unbatched else h, 0))
+        like = rows.data
+        if hx is None:
+            zero = zeros(rows.batch, self.hidden_size, dtype=like.dtype, device=like.device)
+            return [(zero,) * len(self.state_names)] * layers
+        given = hx if isinstance(hx, tuple) else (hx,)
+        if len(given) != len(self.state_names):
+            raise ValueError(f"{self._header()}: expected the initial state as "
+                             f"({', '.join(self.state_names)}), got {len(given)} tensors")
+        expected = (layers, self.hidden_size) if rows.unbatched else (layers, rows.batch, self.hidden_size)
+        parts = []
+        for h, what in zip(given, self.state_names):
+            _check_state(self, h, expected, like, what)
+            parts.append(rows.state(h))
+        return list(zip(*(Unbind.apply(p, axis=0) for p in parts)))
 
-    # -- the unrolled recurrence --
-    def _run_direction(self, x: Tensor, state: Any, layer: int, suffix: str) -> tuple[Tensor, Any]:
-        """All outputs (T, N, H) of one direction of one layer, and its final state."""
-        w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
-        gi = F.linear(x, w_ih, b_ih)  # x W_ihᵀ + b_ih for every step in one matmul
-        return self._recur(gi, state, w_hh, b_hh, reverse=bool(suffix))
-
-    def _recur(
-        self, gi: Tensor, state: Any, w_hh: Tensor, b_hh: Tensor | None, reverse: bool
-    ) -> tuple[Tensor, Any]:
-        """(outputs (T, N, H), final state) of the recurrence over the input projection ``gi``."""
-        return unroll(self.step, gi, state, w_hh.T, b_hh, reverse)
-
-    def _unroll(self, x: Tensor, states: list[Any]) -> tuple[Tensor, list[Any]]:
-        finals = []
+    def _run(self, rows: _Rows, states: list[tuple[Tensor, ...]]) -> tuple[Tensor, list[tuple]]:
+        """Every layer and direction over the rows: (last layer's output rows, final states)."""
+        x, finals = rows.data, []
         for layer in range(self.num_layers):
             outs = []
             for d, suffix in enumerate(self._suffixes()):
-                out, final = self._run_direction(x, states[layer * self.num_directions + d], layer, suffix)
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
+                gi = F.linear(x, w_ih, b_ih)  # x W_ihᵀ + b_ih for every step in one matmul
+                out, *final = Recurrence.apply(
+                    gi, w_hh, b_hh, *states[layer * self.num_directions + d], cell=self.equations,
+                    batch_sizes=rows.batch_sizes, reverse=bool(suffix),
+                )
                 outs.append(out)
                 finals.append(final)
-            x = outs[0] if len(outs) == 1 else Concat.apply(*outs, axis=x.ndim - 1)
+            x = outs[0] if len(outs) == 1 else Concat.apply(*outs, axis=1)
             if self.dropout and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, self.training)
         return x, finals
 
-    def _output(self, out: Tensor, unbatched: bool) -> Tensor:
-        if unbatched:
-            return out.squeeze(1)
-        return out.swapaxes(0, 1) if self.batch_first else out
-
-    @staticmethod
-    def _stack_states(states: list[Tensor], unbatched: bool) -> Tensor:
-        h = Stack.apply(*states, axis=0)
-        return h.squeeze(1) if unbatched else h
+    def _forward(self, x: Any, hx: Any) -> tuple[Any, tuple[Tensor, ...]]:
+        rows = _Rows(self, x)
+        self.check_input_dtype(rows.data, self.weight_ih_l0)
+        out, finals = self._run(rows, self._initial(hx, rows))
+        parts = tuple(rows.final(Stack.apply(*(f[k] for f in finals), axis=0)) for k in range(len(finals[0])))
+        return rows.output(out), parts
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -282,38 +332,33 @@ class _RNNBase(Module):
 class _SingleStateRNN(_RNNBase):
     """RNN and GRU: the state is one tensor h."""
 
-    def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """x (T, N, input) [or (N, T, input) with batch_first, or (T, input)] →
-        (out (T, N, D·H), h_n (num_layers·D, N, H))."""
-        x, unbatched = self._sequence(x)
-        out, finals = self._unroll(x, self._initial(hx, x, unbatched, "hidden state"))
-        return self._output(out, unbatched), self._stack_states(finals, unbatched)
+    def forward(self, x: Any, hx: Tensor | None = None) -> tuple[Any, Tensor]:
+        """x (T, N, input) [or (N, T, input) with batch_first, (T, input) unbatched, or a
+        PackedSequence] → (out (T, N, D·H) [same layout, or a PackedSequence],
+        h_n (num_layers·D, N, H))."""
+        out, (h_n,) = self._forward(x, hx)
+        return out, h_n
 
 
 class RNN(_SingleStateRNN):
-    """Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh) (or relu), per layer.
-    Each direction of each layer is one graph node over the whole sequence (``_elman.py``)."""
+    """Elman RNN: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh) (or relu), per layer."""
 
     def __init__(
         self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
         bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
         device: Any = None, dtype: Any = None,
     ) -> None:
-        _rnn_step(nonlinearity)  # rejects an unknown nonlinearity before any weight is made
+        equations = ElmanStep(nonlinearity)  # rejects a bad nonlinearity before any weight is made
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device, dtype)
-        self.nonlinearity = nonlinearity
-
-    def _recur(
-        self, gi: Tensor, state: Tensor, w_hh: Tensor, b_hh: Tensor | None, reverse: bool
-    ) -> tuple[Tensor, Tensor]:
-        return elman_sequence(gi, state, w_hh, b_hh, self.nonlinearity, reverse)
+        self.equations, self.nonlinearity = equations, nonlinearity
 
 
 class GRU(_SingleStateRNN):
     """Multi-layer GRU with PyTorch's gates (r, z, n)."""
 
     gates = 3
+    equations = _GRU
 
     def __init__(
         self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -322,13 +367,14 @@ class GRU(_SingleStateRNN):
     ) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device, dtype)
-        self.step = gru_step
 
 
 class LSTM(_RNNBase):
     """Multi-layer LSTM with PyTorch's gates (i, f, g, o)."""
 
     gates = 4
+    equations = _LSTM
+    state_names = ("h0", "c0")
 
     def __init__(
         self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -337,16 +383,10 @@ class LSTM(_RNNBase):
     ) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device, dtype)
-        self.step = lstm_step
 
     def forward(
-        self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        self, x: Any, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Any, tuple[Tensor, Tensor]]:
         """x → (out, (h_n, c_n)), shapes as for ``GRU``."""
-        x, unbatched = self._sequence(x)
-        h0, c0 = (None, None) if hx is None else hx
-        states = list(zip(self._initial(h0, x, unbatched, "h0"), self._initial(c0, x, unbatched, "c0")))
-        out, finals = self._unroll(x, states)
-        h_n = self._stack_states([h for h, _ in finals], unbatched)
-        c_n = self._stack_states([c for _, c in finals], unbatched)
-        return self._output(out, unbatched), (h_n, c_n)
+        out, (h_n, c_n) = self._forward(x, hx)
+        return out, (h_n, c_n)

@@ -28,7 +28,10 @@ from .hooks import CallAfterBackward
 from .linalg import Linear, MatMul
 from .loss import SoftmaxCrossEntropy
 from .normalization import LayerNorm
+from .recurrence import Recurrence
 from .reduction import LogSumExp, Max, Min, Sum
+from .rows import PutRows, TakeRows
+from .scatter import Gather, ScatterAdd
 from .shape import (
     BroadcastTo,
     Chunk,
@@ -54,4 +57,5 @@ __all__ = [
     "Reshape", "Transpose", "BroadcastTo", "GetItem", "IndexAdd", "EmbeddingLookup", "Concat",
     "Stack", "Unbind", "Chunk",
     "Cast", "Clone", "ToDevice", "unbroadcast", "CallAfterBackward",
+    "Recurrence", "TakeRows", "PutRows", "Gather", "ScatterAdd",
 ]

@@ -97,16 +97,21 @@ class TanhGrad(Function):
         )
 
 
+def sigmoid_array(xp: Any, x: Any) -> Any:
+    """σ(x) on a backend array, as 0.5·(1 + tanh(x/2)): the logistic function, and it never
+    overflows."""
+    out = xp.tanh(x * 0.5)
+    out += 1
+    out *= 0.5
+    return out
+
+
 class Sigmoid(Function):
     """y = 1/(1 + e⁻ˣ);  dy/dx = y(1 − y)."""
 
     @staticmethod
     def forward(ctx, x):
-        # 0.5·(1 + tanh(x/2)) equals the logistic function and never overflows.
-        xp = ctx.device.xp
-        out = xp.tanh(x * 0.5)
-        out += 1
-        out *= 0.5
+        out = sigmoid_array(ctx.device.xp, x)
         ctx.save_for_backward(out)
         return out
 

@@ -26,9 +26,9 @@ from minigrad import Tensor, nn
 
 from .. import decoding
 from ..data import Batch
-from ..gru import GRU
 from ..metrics import lcs_length
 from ..vocab import Vocab
+from .padded import run_padded
 
 __all__ = ["ClauseExtractor", "clause_spans", "is_clause_end"]
 
@@ -84,7 +84,7 @@ class ClauseExtractor(nn.Module):
         H = hidden_size
         self.embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=Vocab.pad_id)
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
-        self.encoder = GRU(emb_dim, H // 2, bidirectional=True)
+        self.encoder = nn.GRU(emb_dim, H // 2, bidirectional=True, batch_first=True)
         self.position = nn.Embedding(max_clauses, 2 * H)
         nn.init.normal_(self.position.weight, std=0.1)
         self.hidden = nn.Linear(2 * H, H)
@@ -106,16 +106,16 @@ class ClauseExtractor(nn.Module):
             for c, (start, _, end) in enumerate(row):
                 pool[b, c, start:end] = 1.0 / (end - start)
                 exists[b, c] = True
-        states, _ = self.encoder(self.drop(self.embedding(src)), mask=src_mask)
-        xp = states.device.xp
-        clause = Tensor._wrap(xp.asarray(pool), states.device) @ states  # (B, C, H)
+        states, _ = run_padded(self.encoder, self.drop(self.embedding(src)), src_mask)
+        dev = states.device
+        clause = mg.as_tensor(pool, device=dev) @ states  # (B, C, H)
         doc_w = src_mask / src_mask.sum(axis=1, keepdims=True)
-        doc = Tensor._wrap(xp.asarray(doc_w[:, None, :].astype(np.float32)), states.device) @ states
+        doc = mg.as_tensor(doc_w[:, None, :].astype(np.float32), device=dev) @ states
         position = self.position(np.minimum(np.arange(C), self.max_clauses - 1))
         features = mg.concat([clause, doc.broadcast_to(clause.shape)], axis=-1) + position
         hidden = self.drop(self.hidden(features).tanh())
         scores = self.score(hidden).squeeze(-1)
-        return mg.where(Tensor._wrap(xp.asarray(exists), states.device), scores, _NEG)
+        return mg.where(mg.as_tensor(exists, device=dev), scores, _NEG)
 
     def oracle(self, batch: Batch, spans: list) -> np.ndarray:
         """Index of each row's clause with the best ROUGE-L F1 against its summary."""

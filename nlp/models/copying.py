@@ -19,7 +19,6 @@ import numpy as np
 import minigrad as mg
 import minigrad.functional as F
 from minigrad import Tensor
-from minigrad.backend import scatter_add
 
 __all__ = ["copy_nll", "vocab_nll", "extended_log_probs", "masked_attention", "coverage_penalty"]
 
@@ -30,12 +29,12 @@ _NEG = -1e9
 def masked_attention(scores: Tensor, src_mask: np.ndarray) -> Tensor:
     """Softmax of (B, T, S) ``scores`` over source positions where ``src_mask`` (B, S)
     is True."""
-    keep = Tensor._wrap(scores.device.xp.asarray(src_mask)[:, None, :], scores.device)
+    keep = mg.as_tensor(src_mask[:, None, :], device=scores.device)
     return F.softmax(mg.where(keep, scores, _NEG), axis=-1)
 
 
 def _const(array, like: Tensor) -> Tensor:
-    return Tensor._wrap(like.device.xp.asarray(array, dtype=like.dtype), like.device)
+    return mg.as_tensor(np.asarray(array, dtype=like.dtype), device=like.device)
 
 
 def copy_nll(
@@ -102,7 +101,7 @@ def extended_log_probs(
     else:
         gate = p_gen.data
         dist[:, :V] = gate * p_vocab
-        rows = xp.broadcast_to(xp.arange(N)[:, None], src_ext.shape)
-        scatter_add(logits.device, dist, (rows, xp.asarray(src_ext)), (1.0 - gate) * attn.data)
+        copied = mg.as_tensor((1.0 - gate) * attn.data)  # each source position's copy mass
+        dist = mg.scatter_add(mg.as_tensor(dist), 1, src_ext, copied).data
     out = xp.log(dist + 1e-30)
     return out if xp is np else xp.asnumpy(out)

@@ -4,7 +4,8 @@ and copy.
 Luong-style (attention reads the decoder state *after* its GRU step), so teacher-forced
 training runs the decoder GRU over all target steps at once and then attends and
 projects for every step in single batched matmuls; only the two GRU recurrences are
-sequential (and those are fused, see :mod:`nlp.gru`). Per step::
+sequential (``nn.GRU``, one graph node per direction; the encoder runs on packed
+sequences, so each source is read to its own length in both directions). Per step::
 
     s_t = GRU(s_{t−1}, emb(y_{t−1}))                       s_0 = tanh(W_b [h→_S; h←_1])
     a_t = softmax_s(s_t · K_s)      K = H_enc W_k (computed once per source)
@@ -25,9 +26,9 @@ from minigrad import Tensor, nn
 
 from .. import decoding
 from ..data import Batch
-from ..gru import GRU
 from ..vocab import Vocab
 from . import copying
+from .padded import run_padded
 
 __all__ = ["RNNSummarizer"]
 
@@ -52,9 +53,9 @@ class RNNSummarizer(nn.Module):
         self.embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=Vocab.pad_id)
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
         # H/2 per direction: the recurrence costs ∝ size², and the memory is still H wide
-        self.encoder = GRU(emb_dim, H // 2, bidirectional=True)
+        self.encoder = nn.GRU(emb_dim, H // 2, bidirectional=True, batch_first=True)
         self.bridge = nn.Linear(H, H)
-        self.decoder = GRU(emb_dim, H)
+        self.decoder = nn.GRU(emb_dim, H, batch_first=True)
         self.attn_key = nn.Linear(H, H, bias=False)
         self.combine = nn.Linear(2 * H, emb_dim)
         self.out_bias = nn.Parameter(mg.zeros(vocab_size))
@@ -68,7 +69,7 @@ class RNNSummarizer(nn.Module):
 
     def encode(self, src: np.ndarray, src_mask: np.ndarray) -> tuple[Tensor, Tensor, Tensor]:
         """(memory (B, S, H), attention keys (B, S, H), first decoder state (B, H))."""
-        memory, h_n = self.encoder(self._embed(src), mask=src_mask)
+        memory, h_n = run_padded(self.encoder, self._embed(src), src_mask)
         s0 = self.bridge(mg.concat([h_n[0], h_n[1]], axis=-1)).tanh()
         return memory, self.attn_key(memory), s0
 

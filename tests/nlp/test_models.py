@@ -1,4 +1,4 @@
-"""The summarisation models: the copy loss, train/decode consistency, learning, the GRU."""
+"""The summarisation models: the copy loss, train/decode consistency, learning, padded GRUs."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad import nn
 from nlp.data import batches, encode_pairs
-from nlp.gru import GRU
 from nlp.models import ModelConfig, build_model
 from nlp.models.copying import copy_nll, extended_log_probs
+from nlp.models.padded import run_padded
 from nlp.tokenizer import Tokenizer
 from nlp.vocab import Vocab
 
@@ -125,18 +126,17 @@ def test_copy_reproduces_source_words_outside_the_vocabulary():
     assert set(vocab.decode(ids, oovs=batch.oovs[0])) <= {"Mate", "华", "京", "储"}
 
 
-def test_fused_gru_has_nn_gru_parameter_names_and_final_states():
-    gru = GRU(3, 4, bidirectional=True)
-    names = dict(gru.named_parameters())
-    assert set(names) == {f"{w}_l0{s}" for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-                          for s in ("", "_reverse")}
-    assert names["weight_ih_l0"].shape == (12, 3) and names["weight_hh_l0_reverse"].shape == (12, 4)
+def test_run_padded_reads_each_row_to_its_length_in_both_directions():
+    gru = nn.GRU(3, 4, bidirectional=True, batch_first=True)
     x = mg.randn(2, 5, 3)
     mask = np.array([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]], dtype=bool)
-    out, h_n = gru(x, mask=mask)
+    out, h_n = run_padded(gru, x, mask)
     assert out.shape == (2, 5, 8) and h_n.shape == (2, 2, 4)
+    assert not out[1, 2:].numpy().any()  # zero at padding
     np.testing.assert_allclose(h_n[0, 1].numpy(), out[1, 1, :4].numpy())  # after the last real token
     np.testing.assert_allclose(h_n[1].numpy(), out[:, 0, 4:].numpy())
+    short, _ = gru(x[1:, :2])  # the second row alone, unpadded
+    np.testing.assert_allclose(out[1:, :2].numpy(), short.numpy(), atol=1e-6)
 
 
 def test_model_config_round_trips_and_rejects_unknowns():

@@ -1,6 +1,8 @@
-"""``torch.nn.utils``'s names: gradient clipping (the one implementation lives in
+"""``torch.nn.utils``'s names: packing padded sequences for the recurrent layers
+(``nn.utils.rnn``) and gradient clipping (the one implementation lives in
 ``minigrad.optim.clip``)."""
 
 from ...optim.clip import clip_grad_norm_, clip_grad_value_
+from . import rnn
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+__all__ = ["rnn", "clip_grad_norm_", "clip_grad_value_"]

@@ -72,3 +72,42 @@ def torch_tensor(t: mg.Tensor, requires_grad: bool = False):
 
 def grads_by_name(module: nn.Module) -> dict[str, np.ndarray]:
     return {n: p.grad.numpy() for n, p in module.named_parameters() if p.grad is not None}
+
+
+ATOL = 1e-10  # float64 comparisons with PyTorch
+
+
+def _torch_flat(out):
+    import torch
+
+    if isinstance(out, torch.Tensor):
+        return [out]
+    return [t for o in out for t in _torch_flat(o)]
+
+
+def backward_both(ours_out, theirs_out) -> None:
+    """Check that every output of both agrees, then backpropagate the same random cotangent
+    through all of them."""
+    import torch
+
+    ours, theirs = list(flatten(ours_out)), _torch_flat(theirs_out)
+    assert len(ours) == len(theirs)
+    gen = np.random.default_rng(7)
+    total, total_t = None, None
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o.numpy(), t.detach().numpy(), atol=ATOL)
+        v = gen.standard_normal(o.shape)
+        term, term_t = (o * mg.tensor(v)).sum(), (t * torch.tensor(v)).sum()
+        total = term if total is None else total + term
+        total_t = term_t if total_t is None else total_t + term_t
+    total.backward()
+    total_t.backward()
+
+
+def assert_same_grads(ours: nn.Module, theirs, pairs=()) -> None:
+    """Every parameter gradient equal by name, and each (ours, theirs) leaf pair's gradient."""
+    ours_g = grads_by_name(ours)
+    for name, p in theirs.named_parameters():
+        np.testing.assert_allclose(ours_g[name], p.grad.numpy(), atol=ATOL, err_msg=name)
+    for a, b in pairs:
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=ATOL)

@@ -12,39 +12,7 @@ import minigrad as mg
 from minigrad import nn
 
 from ..._torch import requires_torch, torch
-from ._helpers import flatten, gradcheck_module, grads_by_name, load_into_torch, torch_tensor
-
-ATOL = 1e-10
-
-
-def _torch_flat(out):
-    if isinstance(out, torch.Tensor):
-        return [out]
-    return [t for o in out for t in _torch_flat(o)]
-
-
-def _backward_both(ours_out, theirs_out) -> None:
-    """Backpropagate the same random cotangent through every output of both."""
-    ours, theirs = list(flatten(ours_out)), _torch_flat(theirs_out)
-    assert len(ours) == len(theirs)
-    gen = np.random.default_rng(7)
-    total, total_t = None, None
-    for o, t in zip(ours, theirs):
-        np.testing.assert_allclose(o.numpy(), t.detach().numpy(), atol=ATOL)
-        v = gen.standard_normal(o.shape)
-        term, term_t = (o * mg.tensor(v)).sum(), (t * torch.tensor(v)).sum()
-        total = term if total is None else total + term
-        total_t = term_t if total_t is None else total_t + term_t
-    total.backward()
-    total_t.backward()
-
-
-def _assert_same_grads(ours: nn.Module, theirs, pairs=()) -> None:
-    ours_g = grads_by_name(ours)
-    for name, p in theirs.named_parameters():
-        np.testing.assert_allclose(ours_g[name], p.grad.numpy(), atol=ATOL, err_msg=name)
-    for a, b in pairs:
-        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=ATOL)
+from ._helpers import assert_same_grads, backward_both, gradcheck_module, load_into_torch, torch_tensor
 
 
 def _leaf(*shape):
@@ -68,8 +36,8 @@ def test_single_state_cells_match_torch(name, kwargs, unbatched):
     lead = () if unbatched else (2,)
     x, xt = _leaf(*lead, 3)
     h, ht = _leaf(*lead, 4)
-    _backward_both(ours(x, h), theirs(xt, ht))
-    _assert_same_grads(ours, theirs, [(x, xt), (h, ht)])
+    backward_both(ours(x, h), theirs(xt, ht))
+    assert_same_grads(ours, theirs, [(x, xt), (h, ht)])
 
 
 @pytest.mark.parametrize("unbatched", [False, True])
@@ -81,8 +49,8 @@ def test_lstm_cell_matches_torch(unbatched):
     x, xt = _leaf(*lead, 3)
     h, ht = _leaf(*lead, 4)
     c, ct = _leaf(*lead, 4)
-    _backward_both(ours(x, (h, c)), theirs(xt, (ht, ct)))
-    _assert_same_grads(ours, theirs, [(x, xt), (h, ht), (c, ct)])
+    backward_both(ours(x, (h, c)), theirs(xt, (ht, ct)))
+    assert_same_grads(ours, theirs, [(x, xt), (h, ht), (c, ct)])
 
 
 def test_cells_default_hidden_state_is_zero():
@@ -158,11 +126,11 @@ def test_sequence_layers_match_torch_outputs_and_gradients(name, config):
     h, ht = _leaf(layers, 2, 4)
     if name == "LSTM":
         c, ct = _leaf(layers, 2, 4)
-        _backward_both(ours(x, (h, c)), theirs(xt, (ht, ct)))
-        _assert_same_grads(ours, theirs, [(x, xt), (h, ht), (c, ct)])
+        backward_both(ours(x, (h, c)), theirs(xt, (ht, ct)))
+        assert_same_grads(ours, theirs, [(x, xt), (h, ht), (c, ct)])
     else:
-        _backward_both(ours(x, h), theirs(xt, ht))
-        _assert_same_grads(ours, theirs, [(x, xt), (h, ht)])
+        backward_both(ours(x, h), theirs(xt, ht))
+        assert_same_grads(ours, theirs, [(x, xt), (h, ht)])
 
 
 @pytest.mark.parametrize("name", ["RNN", "GRU", "LSTM"])
@@ -170,8 +138,8 @@ def test_sequence_layers_match_torch_outputs_and_gradients(name, config):
 def test_unbatched_input_and_default_state_match_torch(name):
     ours, theirs = _pair(name, {"num_layers": 2, "bidirectional": True})
     x, xt = _leaf(4, 3)
-    _backward_both(ours(x), theirs(xt))
-    _assert_same_grads(ours, theirs, [(x, xt)])
+    backward_both(ours(x), theirs(xt))
+    assert_same_grads(ours, theirs, [(x, xt)])
 
 
 @pytest.mark.parametrize("name", ["RNN", "GRU", "LSTM"])
