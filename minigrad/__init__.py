@@ -1,6 +1,6 @@
 """minigrad: a readable reverse-mode autodiff framework on NumPy (CPU) and CuPy (GPU)."""
 
-from . import distributed, functional, nn, optim, viz
+from . import distributed, functional, nn, optim, serialization, viz
 from .anomaly import detect_anomaly
 from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device, get_default_device, get_rng_state, manual_seed, set_default_device, set_rng_state
@@ -79,5 +79,5 @@ __all__ = [
     "set_default_device", "get_default_device",
     "functional", "nn", "distributed",
     "detect_anomaly", "viz",
-    "optim", "save", "load", "get_rng_state", "set_rng_state",
+    "optim", "serialization", "save", "load", "get_rng_state", "set_rng_state",
 ]

@@ -1,6 +1,6 @@
-"""nlp is built on minigrad's public API only: what ``minigrad``, ``minigrad.nn`` (with its
-``utils``), ``minigrad.functional`` and ``minigrad.optim`` export, and no private attribute of
-minigrad's classes."""
+"""nlp is built on minigrad's public API only: what ``minigrad`` exports (the modules
+``nn`` with its ``utils``, ``functional``, ``optim``, ``serialization`` …, each module's
+``__all__``), and no private attribute of minigrad's classes."""
 
 from __future__ import annotations
 
