@@ -21,7 +21,9 @@ from . import (
     test_ops_fused,
     test_ops_hooks,
     test_ops_linalg,
+    test_ops_recurrence,
     test_ops_reduction,
+    test_ops_scatter,
     test_ops_shape,
 )
 from ._opcheck import run_case
@@ -35,6 +37,8 @@ TABLE = [
     *test_ops_convert.CASES,
     *test_ops_fused.CASES,
     *test_ops_hooks.CASES,
+    *test_ops_recurrence.CASES,
+    *test_ops_scatter.CASES,
 ]
 
 

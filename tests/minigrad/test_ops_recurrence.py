@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 import minigrad as mg
 from minigrad.ops.recurrence import ElmanStep, GRUStep, LSTMStep, Recurrence, TensorMath, unroll
+from minigrad.testing import smooth_floats
+
+from ._opcheck import OpCase, floats
 
 N, H = 3, 2
 CELLS = {"tanh": ElmanStep("tanh"), "relu": ElmanStep("relu"), "gru": GRUStep(), "lstm": LSTMStep()}
@@ -98,3 +102,75 @@ def test_outputs_and_final_state_alias_no_input():
     for o in (out, h_n):
         for x in (gi, w, b, h0):
             assert not np.shares_memory(o.data, x.data)
+
+
+# -- the op table's rows: a NumPy reference written from the equations, one row per cell ------
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _np_step(kind, gi, gh, state):
+    """One step of each cell, straight from PyTorch's documented equations."""
+    h = state[0]
+    if kind in ("tanh", "relu"):
+        a = gi + gh
+        return [np.tanh(a) if kind == "tanh" else np.maximum(a, 0)]
+    if kind == "gru":
+        (gi_r, gi_z, gi_n), (gh_r, gh_z, gh_n) = np.split(gi, 3, axis=1), np.split(gh, 3, axis=1)
+        r, z = _sigmoid(gi_r + gh_r), _sigmoid(gi_z + gh_z)
+        n = np.tanh(gi_n + r * gh_n)
+        return [(1 - z) * n + z * h]
+    i, f, g, o = np.split(gi + gh, 4, axis=1)
+    c = _sigmoid(f) * state[1] + _sigmoid(i) * np.tanh(g)
+    return [_sigmoid(o) * np.tanh(c), c]
+
+
+def _np_recurrence(kind, gi, w, b, *state, batch_sizes, reverse):
+    """Every step's h (in row order) then the final state parts, stacked as rows."""
+    state = [s.copy() for s in state]
+    starts = np.concatenate([[0], np.cumsum(batch_sizes)[:-1]])
+    out = np.zeros((len(gi), w.shape[1]), dtype=gi.dtype)
+    for t in (reversed if reverse else iter)(range(len(batch_sizes))):
+        n, rows = batch_sizes[t], slice(starts[t], starts[t] + batch_sizes[t])
+        gh = state[0][:n] @ w.T + (0 if b is None else b)
+        new = _np_step(kind, gi[rows], gh, [s[:n] for s in state])
+        out[rows] = new[0]
+        for s, v in zip(state, new):
+            s[:n] = v
+    return np.concatenate([out, *state])
+
+
+@st.composite
+def _recurrence_case(draw, device, kind):
+    step = CELLS[kind]
+    sizes = draw(st.sampled_from([(2, 2, 2), (3, 2, 2, 1), (1,), (2, 1)]))
+    n, rows, width = sizes[0], sum(sizes), step.gates * H
+    # relu's kink at 0: values away from 0 keep every pre-activation off it (central differences)
+    elements = smooth_floats(-1.5, 1.5) if kind != "relu" else st.sampled_from([-1, 1]).flatmap(
+        lambda sign: smooth_floats(0.25, 1.5).map(lambda v: sign * v))
+    leaf = lambda *shape: draw(floats(device, shape=shape, elements=elements))  # noqa: E731
+    bias = leaf(width) if draw(st.booleans()) else None
+    return (leaf(rows, width), leaf(width, H), bias, *(leaf(n, H) for _ in range(step.states)),
+            sizes, draw(st.booleans()))
+
+
+def _recurrence_row(kind: str, order: int) -> OpCase:
+    step = CELLS[kind]
+
+    def fn(gi, w, b, *rest):
+        *state, sizes, reverse = rest
+        out, *final = Recurrence.apply(gi, w, b, *state, cell=step, batch_sizes=sizes, reverse=reverse)
+        return mg.concat([out, *final], axis=0)
+
+    def reference(gi, w, b, *rest):
+        *state, sizes, reverse = rest
+        return _np_recurrence(kind, gi, w, b, *state, batch_sizes=sizes, reverse=reverse)
+
+    return OpCase(f"recurrence-{kind}", (Recurrence,), fn, reference,
+                  lambda device: _recurrence_case(device, kind), order=order, max_examples=4)
+
+
+CASES = [_recurrence_row("tanh", 2), _recurrence_row("relu", 1), _recurrence_row("gru", 2),
+         _recurrence_row("lstm", 2)]

@@ -1,14 +1,18 @@
-"""mg.gather / mg.scatter_add (PyTorch's meaning) and mg.as_tensor: values against PyTorch,
-gradients against central differences, the bad-index errors."""
+"""mg.gather / mg.scatter_add (PyTorch's meaning), the row moves TakeRows / PutRows under
+packed sequences, and mg.as_tensor: values against PyTorch, the op-table rows, the bad-index
+errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 import minigrad as mg
+from minigrad.ops import Gather, PutRows, ScatterAdd, TakeRows
 
 from .._torch import requires_torch, torch
+from ._opcheck import OpCase, floats
 
 INDEX = np.array([[0, 0, 4], [1, 2, 1], [3, 3, 3]])  # repeats: scatter_add must accumulate
 
@@ -71,3 +75,63 @@ def test_as_tensor_shares_an_array_and_returns_a_tensor_itself():
     a[1] = 1.0
     assert copied.dtype == mg.float64 and copied.tolist() == [5.0, 0.0, 0.0]
     assert mg.as_tensor([1.0, 2.0]).dtype == mg.float32  # Python data: as mg.tensor
+
+
+# -- the op table's rows ------------------------------------------------------------------------
+
+
+@st.composite
+def _scatter_case(draw, device):
+    rows, cols, picks = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    axis = draw(st.sampled_from([0, 1]))
+    bound = (rows, cols)[axis]
+    index_shape = (picks, cols) if axis == 0 else (rows, picks)
+    index = np.array(draw(st.lists(st.integers(0, bound - 1), min_size=picks * index_shape[1 - axis],
+                                   max_size=picks * index_shape[1 - axis]))).reshape(index_shape)
+    x = draw(floats(device, shape=(rows, cols)))
+    src = draw(floats(device, shape=index_shape))
+    return x, src, index, axis
+
+
+def _np_scatter_add(x, src, index, axis):
+    out = x.copy()
+    grid = np.indices(index.shape)
+    grid[axis] = index
+    np.add.at(out, tuple(grid), src)
+    return out
+
+
+@st.composite
+def _rows_case(draw, device):
+    n = draw(st.integers(1, 5))
+    x = draw(floats(device, shape=(n, draw(st.integers(1, 3)))))
+    taken = draw(st.permutations(range(n)))[: draw(st.integers(1, n))]
+    return x, np.array(taken), n + draw(st.integers(0, 2))
+
+
+def _np_take_then_put(x, index, rows):
+    out = np.zeros((rows, x.shape[1]))
+    out[index] = x[index]
+    return out
+
+
+def _take_then_put(x, index, rows):
+    index = x.device.xp.asarray(index)
+    return PutRows.apply(TakeRows.apply(x, index=index), index=index, rows=rows)
+
+
+def _gather_and_scatter_add(x, src, index, axis):
+    return mg.concat([mg.scatter_add(x, axis, index, src).reshape(-1), mg.gather(x, axis, index).reshape(-1)])
+
+
+def _np_gather_and_scatter_add(x, src, index, axis):
+    return np.concatenate([_np_scatter_add(x, src, index, axis).ravel(),
+                           np.take_along_axis(x, index, axis).ravel()])
+
+
+CASES = [
+    OpCase("gather-and-scatter_add", (Gather, ScatterAdd), _gather_and_scatter_add,
+           _np_gather_and_scatter_add, _scatter_case, max_examples=20),
+    OpCase("take-and-put-rows", (TakeRows, PutRows), _take_then_put, _np_take_then_put, _rows_case,
+           max_examples=20),
+]
