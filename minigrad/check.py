@@ -3,8 +3,12 @@
 Imports the target (a file path or a dotted module name), finds every ``mg.Function``
 subclass and every ``@minigrad.testing.checkable`` function *defined* in it, checks the
 gradients of each on inputs drawn by hypothesis (shrunk to the smallest failing one),
-prints a table and exits 0 if every op passed, 1 if any failed, 2 if the target could
-not be loaded at all.
+one row per op and order, prints a table and exits 0 if every op passed, 1 if any
+failed, 2 if the target could not be loaded at all or the device is missing.
+``--format json`` / ``--format gradescope`` write a machine-readable report / Gradescope's
+results.json. A target folder holding ``grading.toml`` (or ``--spec``) is graded against
+that spec instead, with points and the student's code in its own process
+(``minigrad.grading``).
 
 A Function with no declared strategies gets inferred inputs: as many float64 tensors as
 its ``forward`` takes, all of one small square shape (so elementwise, broadcasting and
@@ -54,6 +58,7 @@ _VERDICTS = {
     "backward-error": "FAIL backward raised",
     "invalid-gradient": "FAIL wrong gradient count/shape",
     "not-run": "FAIL check could not run",
+    "not-implemented": "FAIL not implemented",
 }
 _ORDER_NAMES = {1: "first-order", 2: "second-order"}
 _NEEDS_FIRST_ORDER = "FAIL needs first order"
@@ -234,8 +239,8 @@ def _failure_row(name: str, order: int, failure: GradientCheckFailure, points: f
     kind = failure.kind
     error = failure.max_abs_error
     worst = f"{error:.3g}" if kind == "mismatch" and error is not None and math.isfinite(error) else "-"
-    return Row(name, order, failure.examples, _VERDICTS[kind], worst, _one_line(failure.inputs),
-               str(failure), points)
+    shown = "-" if kind == "not-implemented" else _one_line(failure.inputs)  # any input fails
+    return Row(name, order, failure.examples, _VERDICTS[kind], worst, shown, str(failure), points)
 
 
 def _one_line(inputs: Sequence[Any]) -> str:
@@ -289,7 +294,10 @@ def _total(rows: Sequence[Row], field: str) -> float:
 
 def _test_output(r: Row) -> str:
     """What a test's reader needs: the failure report, or what passed, and what was printed."""
-    text = r.detail if not r.passed else f"PASS on {r.examples} drawn input(s)" if r.order else "PASS"
+    if r.detail:  # a failure's report, or what a passing functional check measured
+        text = r.detail
+    else:
+        text = f"PASS on {r.examples} drawn input(s)" if r.order else "PASS"
     if r.output:
         text += f"\n\noutput of the submission:\n{r.output}"
     return text
@@ -342,12 +350,17 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m minigrad.check",
         description="Check the gradients of every Function subclass and @checkable function in a module.",
     )
-    parser.add_argument("target", help="path/to/ops.py or a dotted module name")
+    parser.add_argument("target", help="path/to/ops.py or a dotted module name; or an assignment "
+                        "folder holding grading.toml (grades the submission it names)")
+    parser.add_argument("--spec", default=None,
+                        help="grade the target against this grading.toml (points, orders, functional "
+                             "checks, time limits; the code runs in a separate process)")
     parser.add_argument("--order", type=int, choices=(1, 2), default=1,
-                        help="2 also checks second derivatives (gradgradcheck)")
+                        help="2 also checks second derivatives (gradgradcheck); a spec sets its own")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed for the drawn inputs (default: a fixed derandomized run)")
-    parser.add_argument("--max-examples", type=int, default=25, help="inputs drawn per op (default 25)")
+    parser.add_argument("--max-examples", type=int, default=None,
+                        help="inputs drawn per op (default 25, or the spec's max_examples)")
     parser.add_argument("--device", default=None,
                         help="cpu (default), cuda or cuda:N; MINIGRAD_DEVICE does the same")
     parser.add_argument("--format", choices=("text", "json", "gradescope"), default="text",
@@ -356,7 +369,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="write the json/gradescope report to this file (the table still "
                              "goes to stdout); default: the report goes to stdout")
     args = parser.parse_args(argv)
-    if args.max_examples < 1:
+    if args.max_examples is not None and args.max_examples < 1:
         parser.error("--max-examples must be at least 1")
     return args
 
@@ -396,6 +409,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RuntimeError, ValueError) as e:
         print(f"minigrad.check: {e}", file=sys.stderr)
         return EXIT_BAD_TARGET
+    spec = args.spec or (Path(args.target) if Path(args.target).is_dir() else None)
+    if spec is not None:
+        return _grade(args, spec)
     try:
         checks = _load_checks(args.target)
     except TargetError as e:
@@ -405,8 +421,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_TARGET
     # The report says where values stop being finite; NumPy's warnings would only repeat it.
     with numpy.errstate(all="ignore"):
-        rows = [row for c in checks for row in run_check(c, args.order, args.max_examples, args.seed)]
+        rows = [row for c in checks for row in run_check(c, args.order, args.max_examples or 25, args.seed)]
     _report(args, rows)
+    return EXIT_OK if all(r.passed for r in rows) else EXIT_FAILED
+
+
+def _grade(args: argparse.Namespace, spec_path: str | Path) -> int:
+    """Grade against a spec: a folder target grades the submission the spec names in it."""
+    from .grading import SpecError, grade, load_spec  # grading builds on this module
+
+    try:
+        spec = load_spec(spec_path)
+    except SpecError as e:
+        print(f"minigrad.check: {e}", file=sys.stderr)
+        return EXIT_BAD_TARGET
+    submission = spec.folder / spec.submission if Path(args.target).is_dir() else Path(args.target)
+    args.target = str(submission)
+    if not submission.is_file():
+        error = f"cannot grade {args.target!r}: no such file"
+        print(f"minigrad.check: {error}", file=sys.stderr)
+        if args.format != "text":
+            _report(args, [], error=error)
+        return EXIT_BAD_TARGET
+    rows = grade(spec, submission, args.max_examples, args.seed, str(get_default_device()))
+    _report(args, rows, with_points=True)
     return EXIT_OK if all(r.passed for r in rows) else EXIT_FAILED
 
 

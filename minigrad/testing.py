@@ -14,6 +14,8 @@ The core's own property tests draw their inputs from these same strategies.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -192,7 +194,8 @@ class GradientCheckFailure(AssertionError):
     Fields: ``function``, ``order`` (of the check that failed: 1 for the gradient, and for
     a forward that raised; 2 for the second derivative), ``inputs`` (the minimal failing inputs),
     ``kind`` ("mismatch", "non-differentiable", "forward-error", "backward-error",
-    "invalid-gradient": backward returned the wrong number or shape of gradients),
+    "invalid-gradient": backward returned the wrong number or shape of gradients,
+    "not-implemented": forward or backward raised NotImplementedError; not shrunk),
     ``input_index``, ``element_index``, ``analytic``, ``numeric``, ``max_abs_error``,
     ``max_rel_error`` (None where they do not apply), ``examples`` (inputs tried),
     ``cause`` (the underlying exception) and ``hint`` (a likely reason, or None).
@@ -219,6 +222,7 @@ class GradientCheckFailure(AssertionError):
             "forward-error": "forward raised",
             "backward-error": "backward raised",
             "invalid-gradient": "backward returned the wrong number or shape of gradients",
+            "not-implemented": "not written yet (NotImplementedError)",
         }[self.kind]
         order = "second-order" if self.order == 2 else "first-order"
         lines = [f"{order} gradient check of {self.function}: {what}", f"  {self.cause}"]
@@ -290,7 +294,7 @@ def check_example(
         with enable_grad():
             call(*inputs)
     except Exception as e:
-        raise GradientCheckFailure(name, 1, inputs, e, "forward-error") from e
+        raise GradientCheckFailure(name, 1, inputs, e, _error_kind(e, "forward-error")) from e
     for k, check in enumerate((gradcheck, gradgradcheck)[:order], start=1):
         try:
             check(call, inputs, eps=eps, atol=atol, rtol=rtol, seed=seed)
@@ -300,7 +304,7 @@ def check_example(
         except InvalidGradientError as e:
             failure = GradientCheckFailure(name, k, inputs, e, "invalid-gradient")
         except Exception as e:
-            failure = GradientCheckFailure(name, k, inputs, e, "backward-error")
+            failure = GradientCheckFailure(name, k, inputs, e, _error_kind(e, "backward-error"))
         else:
             continue
         if k == 2:
@@ -380,6 +384,42 @@ def _detached_gradient_hint(node: Function) -> str | None:
     return None
 
 
+def _error_kind(e: Exception, kind: str) -> str:
+    """A NotImplementedError is code still to be written, not a bug on some input."""
+    return "not-implemented" if isinstance(e, NotImplementedError) else kind
+
+
+class _Search:
+    """What a check_gradients run has found: code not written yet (nothing to shrink), or
+    the latest failing input, which is the smallest so far (the shrinker only moves to
+    smaller failing inputs). Shrinking stops once ``shrink_time`` has passed."""
+
+    def __init__(self, shrink_time: float) -> None:
+        self.shrink_time = shrink_time
+        self.examples = 0
+        self.unfinished: GradientCheckFailure | None = None
+        self.smallest: GradientCheckFailure | None = None
+        self.deadline = math.inf
+
+    def done(self) -> bool:
+        return self.unfinished is not None or time.monotonic() > self.deadline
+
+    def record(self, failure: GradientCheckFailure) -> None:
+        if failure.kind == "not-implemented":
+            self.unfinished = failure
+            return
+        if self.smallest is None:
+            self.deadline = time.monotonic() + self.shrink_time
+        self.smallest = failure
+        raise failure
+
+    def result(self) -> GradientCheckFailure | None:
+        failure = self.unfinished or self.smallest
+        if failure is not None:
+            failure.examples = self.examples
+        return failure
+
+
 def check_gradients(
     fn: Any,
     *strategies: SearchStrategy[Any],
@@ -389,16 +429,19 @@ def check_gradients(
     atol: float = 1e-5,
     rtol: float = 1e-3,
     seed: int | None = None,
+    shrink_time: float = 10.0,
 ) -> CheckResult:
     """Check ``fn`` (a callable or a Function subclass) on inputs drawn from ``strategies``
     (one strategy per positional argument).
 
     Returns a ``CheckResult``, or raises ``GradientCheckFailure`` holding the smallest
-    failing input hypothesis could find. ``seed`` fixes the draws; None derandomizes
-    them, so a run repeats exactly either way.
+    failing input hypothesis could find within ``shrink_time`` seconds of the first
+    failure (a second-order check of a large op can otherwise shrink for minutes).
+    A NotImplementedError is reported at once, unshrunk. ``seed`` fixes the draws; None
+    derandomizes them, so a run repeats exactly either way.
     """
     _check_order(order, "check_gradients")
-    counter = [0]
+    search = _Search(shrink_time)
 
     @settings(
         max_examples=max_examples,
@@ -410,17 +453,29 @@ def check_gradients(
     )
     @given(st.tuples(*strategies))
     def run(inputs: tuple[Any, ...]) -> None:
-        counter[0] += 1
-        check_example(fn, inputs, order=order, eps=eps, atol=atol, rtol=rtol, seed=seed or 0)
+        if search.done():
+            return  # every later example "passes", so hypothesis winds down quickly
+        search.examples += 1
+        try:
+            check_example(fn, inputs, order=order, eps=eps, atol=atol, rtol=rtol, seed=seed or 0)
+        except GradientCheckFailure as failure:
+            search.record(failure)
 
     if seed is not None:
         run = hypothesis_seed(seed)(run)
     try:
         run()
-    except GradientCheckFailure as failure:
-        failure.examples = counter[0]
-        raise
-    return CheckResult(_function_name(fn), order, counter[0])
+    except GradientCheckFailure:
+        pass  # search holds it, with the count of examples
+    except Exception:
+        # Stopping the shrinker makes hypothesis's final replay pass, which it reports
+        # as flaky: the failure search holds is the answer.
+        if search.smallest is None:
+            raise
+    failure = search.result()
+    if failure is not None:
+        raise failure
+    return CheckResult(_function_name(fn), order, search.examples)
 
 
 # -- marking functions for the checker ---------------------------------------------------

@@ -1,4 +1,5 @@
-"""The `python -m minigrad.check` gradient checker: the assignment, options and bad input."""
+"""The `python -m minigrad.check` gradient checker: the course's first assignment, a wrong
+softplus as students write it, options, reports and bad input."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 from minigrad import check
 
 REPO = Path(__file__).resolve().parents[2]
-ASSIGNMENT = REPO / "examples" / "assignment"
+SOLUTION = REPO / "examples" / "course" / "01_elementwise" / "elementwise.py"
+SOLVED_OPS = ["Exp", "Log", "Tanh", "Sigmoid", "Softplus", "Mul"]
 
 HEADER = "import minigrad as mg\nfrom hypothesis import strategies as st\n" \
          "from minigrad.testing import away_from, checkable, tensors\n\n"
@@ -76,6 +78,26 @@ def sqrt_at_zero(x):
 """
 
 
+# The exercise as students first get it wrong: dy/dx = 1 everywhere.
+WRONG_SOFTPLUS = """
+class Softplus(mg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.device.xp.logaddexp(0.0, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad
+"""
+
+
+@pytest.fixture
+def exercise(tmp_path: Path) -> Path:
+    return write_ops(tmp_path, WRONG_SOFTPLUS)
+
+
 def write_ops(tmp_path: Path, *parts: str, name: str = "ops.py") -> Path:
     path = tmp_path / name
     path.write_text(HEADER + "\n".join(textwrap.dedent(p) for p in parts), encoding="utf-8")
@@ -94,11 +116,11 @@ def row(out: str, op: str, order: int = 1) -> str:
     return line
 
 
-# -- the example assignment -------------------------------------------------------------
+# -- the exercise and the course's first assignment --------------------------------------
 
 
-def test_exercise_fails_with_op_name_and_shrunk_input(capsys) -> None:
-    rc, out, _ = run(capsys, ASSIGNMENT / "ops.py")
+def test_exercise_fails_with_op_name_and_shrunk_input(capsys, exercise) -> None:
+    rc, out, _ = run(capsys, exercise)
     assert rc == check.EXIT_FAILED == 1
     line = row(out, "Softplus")
     assert "FAIL wrong gradient" in line
@@ -108,16 +130,17 @@ def test_exercise_fails_with_op_name_and_shrunk_input(capsys) -> None:
 
 
 def test_solution_passes_through_the_readme_command() -> None:
-    cmd = [sys.executable, "-m", "minigrad.check", "examples/assignment/solution.py", "--max-examples", "10"]
+    cmd = [sys.executable, "-m", "minigrad.check", "examples/course/01_elementwise/elementwise.py",
+           "--max-examples", "5"]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "PASS" in row(proc.stdout, "Softplus")
-    assert "python -m minigrad.check examples/assignment/ops.py" in (ASSIGNMENT / "README.md").read_text()
+    assert all("PASS" in row(proc.stdout, op) for op in SOLVED_OPS)
+    assert "python -m minigrad.check elementwise.py --order 2" in (SOLUTION.parent / "README.md").read_text()
 
 
 def test_solution_passes_second_order(capsys) -> None:
-    rc, out, _ = run(capsys, ASSIGNMENT / "solution.py", "--order", "2", "--max-examples", "10")
-    assert rc == 0 and "PASS" in row(out, "Softplus", 1) and "PASS" in row(out, "Softplus", 2)
+    rc, out, _ = run(capsys, SOLUTION, "--order", "2", "--max-examples", "5")
+    assert rc == 0 and all("PASS" in row(out, op, 2) for op in SOLVED_OPS)
 
 
 # -- what is found and how it is checked ---------------------------------------------------
@@ -287,8 +310,8 @@ class Sigmoid(mg.Function):
 """
 
 
-def test_first_order_failure_under_order_2_is_headed_first_order(capsys) -> None:
-    rc, out, _ = run(capsys, ASSIGNMENT / "ops.py", "--order", "2", "--max-examples", "5")
+def test_first_order_failure_under_order_2_is_headed_first_order(capsys, exercise) -> None:
+    rc, out, _ = run(capsys, exercise, "--order", "2", "--max-examples", "5")
     assert rc == 1
     assert "first-order gradient check of Softplus" in out
     assert "second-order gradient check" not in out
@@ -341,7 +364,7 @@ def _missing_cuda() -> str:
 @pytest.mark.parametrize("how", ["flag", "variable"])
 def test_missing_device_is_one_line_and_exit_2(how) -> None:
     device = _missing_cuda()
-    cmd = [sys.executable, "-m", "minigrad.check", "examples/assignment/solution.py"]
+    cmd = [sys.executable, "-m", "minigrad.check", str(SOLUTION)]
     env = {k: v for k, v in os.environ.items() if k != "MINIGRAD_DEVICE"}
     if how == "flag":
         cmd += ["--device", device]
@@ -358,8 +381,8 @@ def test_missing_device_is_one_line_and_exit_2(how) -> None:
 # -- machine-readable reports ------------------------------------------------------------
 
 
-def test_json_report_on_the_exercise(capsys) -> None:
-    rc, out, _ = run(capsys, ASSIGNMENT / "ops.py", "--format", "json", "--max-examples", "5")
+def test_json_report_on_the_exercise(capsys, exercise) -> None:
+    rc, out, _ = run(capsys, exercise, "--format", "json", "--max-examples", "5")
     report = json.loads(out)  # stdout holds the report alone
     assert rc == 1 and report["passed"] is False and report["error"] is None
     (test,) = report["tests"]
@@ -371,22 +394,23 @@ def test_json_report_on_the_exercise(capsys) -> None:
 
 def test_gradescope_results_for_the_solution_at_both_orders(tmp_path, capsys) -> None:
     results = tmp_path / "results.json"
-    rc, out, _ = run(capsys, ASSIGNMENT / "solution.py", "--order", "2", "--max-examples", "5",
+    rc, out, _ = run(capsys, SOLUTION, "--order", "2", "--max-examples", "5",
                      "--format", "gradescope", "-o", results)
     assert rc == 0
     assert "PASS" in row(out, "Softplus", 2)  # the table still goes to stdout
     data = json.loads(results.read_text())
-    assert data["score"] == 2
-    assert [t["name"] for t in data["tests"]] == [
-        "Softplus (first-order gradient)", "Softplus (second-order gradient)"]
+    assert data["score"] == 2 * len(SOLVED_OPS)  # one point per op and order without a spec
+    assert [t["name"] for t in data["tests"]][-4:] == [
+        "Softplus (first-order gradient)", "Softplus (second-order gradient)",
+        "Mul (first-order gradient)", "Mul (second-order gradient)"]
     for t in data["tests"]:
         assert (t["score"], t["max_score"], t["status"]) == (1, 1, "passed")
         assert t["output"].startswith("PASS on 5 drawn input(s)")
 
 
-def test_gradescope_results_for_the_exercise_fail_with_the_report(tmp_path, capsys) -> None:
+def test_gradescope_results_for_the_exercise_fail_with_the_report(tmp_path, capsys, exercise) -> None:
     results = tmp_path / "results.json"
-    rc, _, _ = run(capsys, ASSIGNMENT / "ops.py", "--order", "2", "--max-examples", "5",
+    rc, _, _ = run(capsys, exercise, "--order", "2", "--max-examples", "5",
                    "--format", "gradescope", "-o", results)
     data = json.loads(results.read_text())
     assert rc == 1 and data["score"] == 0

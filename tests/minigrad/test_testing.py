@@ -149,6 +149,33 @@ def test_order_two_catches_what_order_one_cannot():
     assert info.value.order == 2 and "second-order" in str(info.value)
 
 
+def test_shrinking_stops_after_shrink_time_with_the_failure_found():
+    def wrong(x):
+        return x * x.detach()  # the detached factor's share of the gradient is lost
+
+    with pytest.raises(GradientCheckFailure) as info:
+        check_gradients(wrong, tensors(shape=(3,), elements=away_from([0.0])), max_examples=5,
+                        shrink_time=0.0)
+    assert info.value.examples == 1  # reported as found: not one shrinking step
+    assert info.value.kind == "mismatch"
+
+
+def test_not_implemented_is_reported_at_once_without_shrinking():
+    class Unwritten(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            raise NotImplementedError("write this part")
+
+    with pytest.raises(GradientCheckFailure) as info:
+        check_gradients(Unwritten, tensors(shape=(3,)), max_examples=10)
+    assert info.value.kind == "not-implemented" and info.value.examples == 1
+    assert "not written yet" in str(info.value) and "write this part" in str(info.value)
+
+
 def test_forward_errors_are_reported_with_the_input():
     def picky(x):
         if (x.numpy() < 0).any():
