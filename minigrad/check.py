@@ -355,8 +355,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--spec", default=None,
                         help="grade the target against this grading.toml (points, orders, functional "
                              "checks, time limits; the code runs in a separate process)")
-    parser.add_argument("--order", type=int, choices=(1, 2), default=1,
-                        help="2 also checks second derivatives (gradgradcheck); a spec sets its own")
+    parser.add_argument("--order", type=int, choices=(1, 2), default=None,
+                        help="2 also checks second derivatives (gradgradcheck); default 1 "
+                             "(a grading spec sets its own)")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed for the drawn inputs (default: a fixed derandomized run)")
     parser.add_argument("--max-examples", type=int, default=None,
@@ -411,6 +412,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_TARGET
     spec = args.spec or (Path(args.target) if Path(args.target).is_dir() else None)
     if spec is not None:
+        if args.order is not None:
+            print("minigrad.check: --order does not apply with a grading spec: its [[gradient]] "
+                  "entries set the orders", file=sys.stderr)
+            return EXIT_BAD_TARGET
         return _grade(args, spec)
     try:
         checks = _load_checks(args.target)
@@ -421,7 +426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_TARGET
     # The report says where values stop being finite; NumPy's warnings would only repeat it.
     with numpy.errstate(all="ignore"):
-        rows = [row for c in checks for row in run_check(c, args.order, args.max_examples or 25, args.seed)]
+        rows = [row for c in checks
+                for row in run_check(c, args.order or 1, args.max_examples or 25, args.seed)]
     _report(args, rows)
     return EXIT_OK if all(r.passed for r in rows) else EXIT_FAILED
 

@@ -107,7 +107,7 @@ def test_starter_imports_and_fails_its_grading(released, name) -> None:
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_solution_passes_with_full_marks(name) -> None:
     spec = load_spec(COURSE / name)
-    rows = grade(spec, COURSE / name / spec.submission, max_examples=FAST)
+    rows = grade(spec, COURSE / name / spec.submission)  # the spec's own number of inputs
     failed = [r.detail for r in rows if not r.passed]
     assert not failed, "\n\n".join(failed)
     assert sum(r.score for r in rows) == spec.max_score > 0
@@ -288,6 +288,11 @@ def test_submission_import_problems_are_rows(tmp_path, capsys, source, verdict, 
     assert rc == 1 and report["score"] == 0 and len(report["tests"]) == 6
     assert all(t["result"] == verdict for t in report["tests"])
     assert reason in report["tests"][0]["detail"]
+
+
+def test_order_flag_with_a_spec_is_refused(tmp_path, capsys) -> None:
+    assert check.main([str(course_folder(tmp_path)), "--order", "2"]) == 2
+    assert "--order does not apply with a grading spec" in capsys.readouterr().err
 
 
 def test_missing_submission_exits_2_with_a_report(tmp_path, capsys) -> None:
