@@ -282,10 +282,7 @@ class _Worker:
                         if self._event(json.loads(line)):
                             deadline = time.monotonic() + self._limit()
         proc.wait()
-        unfinished = [i for i in self.pending if i not in self.results]
-        if unfinished and self.current is None and self.imported:
-            self.current = unfinished[0]  # it died between two tasks: blame the next one
-        if unfinished:
+        if any(i not in self.results for i in self.pending):
             self._stop("FAIL process died", f"the grading process exited with status {proc.returncode} "
                        "(the submission called exit(), or crashed the interpreter)")
 
@@ -312,11 +309,15 @@ class _Worker:
         return False
 
     def _stop(self, verdict: str, reason: str) -> None:
-        """The worker must go: fail what it was doing (every task, if still importing)."""
+        """The worker must go: fail what it was doing (every task, if still importing), so
+        that each worker grades at least one task and grading always ends."""
         if not self.imported:
             return self._fail_all(verdict, f"importing the submission: {reason}")
-        if self.current is None:
-            return None  # between tasks: nothing to blame; grade() runs the rest again
+        if self.current is None:  # between two tasks (a thread the submission started?)
+            remaining = [i for i in self.pending if i not in self.results]
+            if not remaining:
+                return None  # everything is graded
+            self.current = remaining[0]  # blame the next task
         task = self.spec.tasks[self.current]
         self.results[self.current] = task.failed_rows(verdict, f"{task.name}: {reason}", self.output.take())
 
@@ -435,6 +436,9 @@ def _short_traceback(e: BaseException, frames: int = 6) -> str:
 
 def _main(argv: Sequence[str]) -> None:
     _worker(int(argv[0]))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # now, even if the submission left a thread running
 
 
 if __name__ == "__main__":

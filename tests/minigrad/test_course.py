@@ -216,6 +216,11 @@ def exits(hw):
 def dies(hw):
     import os
     os._exit(7)
+
+def lingers(hw):
+    import threading, time
+    threading.Thread(target=time.sleep, args=(3600,)).start()  # not a daemon
+    return "left a thread running"
 """
 
 
@@ -258,7 +263,7 @@ timeout = 2
 [[functional]]
 name = "{name}"
 check = "checks.py:{name}"
-""" for name in ("hangs", "floods", "exits", "dies", "doubles"))
+""" for name in ("hangs", "floods", "exits", "dies", "doubles", "lingers"))
 
 
 def test_misbehaving_checks_are_rows_and_grading_goes_on(tmp_path) -> None:
@@ -273,6 +278,7 @@ def test_misbehaving_checks_are_rows_and_grading_goes_on(tmp_path) -> None:
     for name, (verdict, reason) in expected.items():
         assert rows[name].verdict == verdict and reason in rows[name].detail and rows[name].score == 0
     assert rows["doubles"].passed  # a fresh process graded what came after
+    assert rows["lingers"].passed  # and a thread left running does not keep grading waiting
     flood = rows["floods"].output
     assert len(flood) < 3000 and "bytes printed in all" in flood
 
