@@ -247,44 +247,49 @@ class _Worker:
         proc.stdin.write(json.dumps(self.request).encode())
         proc.stdin.close()
         try:
-            self._watch(proc, read_fd)
+            ended = self._watch(proc, read_fd)
         finally:
             _kill(proc)
             os.close(read_fd)
             proc.stdout.close()
+        if ended and any(i not in self.results for i in self.pending):
+            self._stop("FAIL process died", f"the grading process exited with status {proc.returncode} "
+                       "(the submission called exit(), or crashed the interpreter)")
 
-    def _watch(self, proc: subprocess.Popen, read_fd: int) -> None:
+    def _watch(self, proc: subprocess.Popen, read_fd: int) -> bool:
+        """Follow the worker until it closes its events pipe, which it does by exiting
+        (True), or until a task overruns its time or output (False, that task failed).
+        Its output is not waited for: a process the submission started may hold it open."""
         selector = selectors.DefaultSelector()
         selector.register(proc.stdout.fileno(), selectors.EVENT_READ, "output")
         selector.register(read_fd, selectors.EVENT_READ, "events")
         events = b""
         deadline = time.monotonic() + self._limit()
-        open_streams = 2
-        while open_streams:
+        while True:
             remaining = deadline - time.monotonic()
-            ready = selector.select(timeout=max(remaining, 0)) if remaining > 0 else []
+            ready = selector.select(timeout=remaining) if remaining > 0 else []
             if not ready:
-                return self._stop(f"FAIL timed out after {self._limit():g} s", "stopped: it ran longer "
-                                  "than the time limit (an endless loop, or far too slow)")
-            for key, _ in ready:
+                self._stop(f"FAIL timed out after {self._limit():g} s", "stopped: it ran longer "
+                           "than the time limit (an endless loop, or far too slow)")
+                return False
+            # Output first: the worker flushes what a task printed before reporting the task.
+            for key, _ in sorted(ready, key=lambda r: r[0].data != "output"):
                 chunk = os.read(key.fd, 1 << 16)
+                if key.data == "output":
+                    if not chunk:
+                        selector.unregister(key.fd)
+                    elif self.output.add(chunk) > OUTPUT_LIMIT:
+                        self._stop("FAIL printed too much", f"stopped: it printed more than "
+                                   f"{OUTPUT_LIMIT >> 20} MB")
+                        return False
+                    continue
                 if not chunk:
-                    selector.unregister(key.fd)
-                    open_streams -= 1
-                elif key.data == "output":
-                    if self.output.add(chunk) > OUTPUT_LIMIT:
-                        return self._stop("FAIL printed too much",
-                                          f"stopped: it printed more than {OUTPUT_LIMIT >> 20} MB")
-                else:
-                    events += chunk
-                    *lines, events = events.split(b"\n")
-                    for line in lines:
-                        if self._event(json.loads(line)):
-                            deadline = time.monotonic() + self._limit()
-        proc.wait()
-        if any(i not in self.results for i in self.pending):
-            self._stop("FAIL process died", f"the grading process exited with status {proc.returncode} "
-                       "(the submission called exit(), or crashed the interpreter)")
+                    return True
+                events += chunk
+                *lines, events = events.split(b"\n")
+                for line in lines:
+                    if self._event(json.loads(line)):
+                        deadline = time.monotonic() + self._limit()
 
     def _event(self, event: dict[str, Any]) -> bool:
         """Handle one message from the worker; True when a new time limit starts."""
@@ -351,12 +356,12 @@ class _Capture:
 
 
 def _kill(proc: subprocess.Popen) -> None:
-    """End the worker and anything it started (it leads its own process group)."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    """End the worker and anything it started: its own process group, signalled before the
+    worker is reaped, so that the group's id cannot belong to anyone else yet."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
     proc.wait()
 
 

@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy
@@ -217,6 +218,12 @@ def dies(hw):
     import os
     os._exit(7)
 
+def spawns(hw):
+    import subprocess, sys
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # keeps stdout
+    open("spawned.pid", "w").write(str(child.pid))
+    return "started a process"
+
 def lingers(hw):
     import threading, time
     threading.Thread(target=time.sleep, args=(3600,)).start()  # not a daemon
@@ -263,7 +270,7 @@ timeout = 2
 [[functional]]
 name = "{name}"
 check = "checks.py:{name}"
-""" for name in ("hangs", "floods", "exits", "dies", "doubles", "lingers"))
+""" for name in ("hangs", "floods", "exits", "dies", "doubles", "lingers", "spawns"))
 
 
 def test_misbehaving_checks_are_rows_and_grading_goes_on(tmp_path) -> None:
@@ -279,8 +286,23 @@ def test_misbehaving_checks_are_rows_and_grading_goes_on(tmp_path) -> None:
         assert rows[name].verdict == verdict and reason in rows[name].detail and rows[name].score == 0
     assert rows["doubles"].passed  # a fresh process graded what came after
     assert rows["lingers"].passed  # and a thread left running does not keep grading waiting
+    assert rows["spawns"].passed and not _running(int((folder / "spawned.pid").read_text()))
     flood = rows["floods"].output
     assert len(flood) < 3000 and "bytes printed in all" in flood
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` is still alive a few seconds on (SIGKILL is delivered
+    asynchronously; a zombie waiting to be reaped counts as dead)."""
+    for _ in range(50):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        if state == "Z":
+            return False
+        time.sleep(0.1)
+    return True
 
 
 @pytest.mark.parametrize("source, verdict, reason", [
