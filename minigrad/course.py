@@ -75,11 +75,16 @@ def find_assignments(source: Path) -> list[Path]:
 
 
 def release(source: str | Path, out: str | Path) -> list[Path]:
-    """Write the student version of every assignment under ``source`` into ``out``;
-    returns the folders written. Nothing is written unless every solution file is well-formed."""
+    """Write the student version of every assignment under ``source`` into ``out``
+    (replacing an earlier release there); returns the folders written. Nothing is written
+    unless every solution file is well-formed and ``out`` is outside the assignments."""
     source, out = Path(source), Path(out)
     assignments = find_assignments(source)
     plans = [(folder, out / folder.name, _starter_files(folder)) for folder in assignments]
+    for folder, target, _ in plans:
+        if target.resolve().is_relative_to(folder.resolve()):
+            raise ReleaseError(f"cannot release {str(folder)!r} into {str(target)!r}: that would "
+                               "overwrite the solutions; choose an OUT outside the assignments")
     for _, target, files in plans:
         if target.exists():
             shutil.rmtree(target)

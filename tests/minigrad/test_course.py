@@ -72,6 +72,15 @@ def test_release_command_refuses_a_folder_without_assignments(tmp_path, capsys) 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("out", [".", "01_elementwise/starter"])
+def test_release_never_writes_over_the_solutions(out, capsys) -> None:
+    before = (COURSE / "01_elementwise" / "elementwise.py").read_text()
+    assert course.main(["release", str(COURSE), str(COURSE / out)]) == 2
+    assert "would overwrite the solutions" in capsys.readouterr().err
+    assert (COURSE / "01_elementwise" / "elementwise.py").read_text() == before
+    assert not (COURSE / "01_elementwise" / "starter").exists()
+
+
 @pytest.fixture(scope="module")
 def released(tmp_path_factory) -> Path:
     """The student starters, written by the documented command."""
