@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import socket
 import sys
 import time
@@ -39,9 +40,9 @@ from .backend import Device, to_device
 from .tensor import Tensor
 
 __all__ = [
-    "DistributedError", "is_available", "init_process_group", "destroy_process_group", "abort",
-    "is_initialized", "get_rank", "get_world_size", "all_reduce", "broadcast", "all_gather",
-    "all_gather_object", "barrier", "DistributedSampler",
+    "DistributedError", "is_available", "launched_by_mpiexec", "init_process_group",
+    "destroy_process_group", "abort", "is_initialized", "get_rank", "get_world_size",
+    "all_reduce", "broadcast", "all_gather", "all_gather_object", "barrier", "DistributedSampler",
 ]
 
 INSTALL_HINT = 'pip install "minigrad[mpi]"  (or: pip install mpi4py mpich)'
@@ -71,6 +72,17 @@ def is_available() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+# what MPICH's and Intel's mpiexec, Open MPI's mpirun and Slurm's srun (PMI/PMIx) set in each process
+_LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE")
+
+
+def launched_by_mpiexec() -> bool:
+    """Whether an MPI launcher started this process (read from the environment, without
+    MPI): a program can then insist on :func:`init_process_group` even where mpi4py is
+    missing, rather than run N unaware copies of itself."""
+    return any(name in os.environ for name in _LAUNCHER_VARIABLES)
 
 
 class _World:

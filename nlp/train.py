@@ -364,14 +364,18 @@ class Trainer:
 
 @contextlib.contextmanager
 def _process_group() -> Iterator[None]:
-    """The MPI process group for one run, when mpi4py is installed and none is set up yet
-    (one process without mpiexec; N under ``mpiexec -n N``). After an error on several
-    processes it stays up, so that the caller can report the error and then end the other
-    processes (``mg.distributed.abort``) instead of leaving them waiting for this one."""
-    if dist.is_initialized() or not dist.is_available():
+    """The MPI process group for one run, when mpi4py is installed (or mpiexec started this
+    process) and none is set up yet (one process without mpiexec; N under ``mpiexec -n N``).
+    After an error on several processes it stays up, so that the caller can report the error
+    and then end the other processes (``mg.distributed.abort``) instead of leaving them
+    waiting for this one."""
+    if dist.is_initialized() or not (dist.is_available() or dist.launched_by_mpiexec()):
         yield
         return
-    dist.init_process_group()
+    try:
+        dist.init_process_group()
+    except RuntimeError as e:  # started by mpiexec without mpi4py: N copies would each train alone
+        raise TrainConfigError(f"started by mpiexec, but {e}") from None
     try:
         yield
     except BaseException:

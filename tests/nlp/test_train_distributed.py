@@ -74,6 +74,19 @@ def test_an_error_on_one_process_ends_the_job_at_once(tmp_path):
     assert "error: " in result.stderr and "/nonexistent/train.jsonl" in result.stderr
 
 
+def test_mpiexec_without_mpi4py_is_refused_instead_of_training_n_unaware_copies(tmp_path):
+    script = ("import sys; sys.modules['mpi4py'] = None\n"  # as if mpi4py were not installed
+              "from nlp.cli import main\n"
+              f"sys.exit(main(['train', *{SMALL!r}, '--out', {str(tmp_path)!r}, '--steps', '2']))\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PMI_RANK": "0", "PMI_SIZE": "2"}  # as mpiexec sets
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: started by mpiexec, but minigrad.distributed needs mpi4py")
+    assert 'pip install "minigrad[mpi]"' in result.stderr
+    assert not (tmp_path / ckpt.STATE).exists()
+
+
 def _state_step(folder: Path) -> int:
     try:
         return int(mg.load(folder / ckpt.STATE)["step"])

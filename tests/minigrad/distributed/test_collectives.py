@@ -144,3 +144,17 @@ def test_the_sampler_without_shuffle_and_with_drop_last():
     assert list(s) == [1, 3, 5] and len(s) == 3
     with pytest.raises(ValueError, match=r"rank 2 is not in \[0, 2\)"):
         dist.DistributedSampler(7, num_replicas=2, rank=2)
+
+
+def test_launched_by_mpiexec_reads_the_launchers_variables(monkeypatch):
+    for name in ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert not dist.launched_by_mpiexec()
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "4")
+    assert dist.launched_by_mpiexec()
+
+
+@requires_mpi
+def test_every_rank_sees_the_launcher(tmp_path):
+    script = "import minigrad.distributed as d; print(d.launched_by_mpiexec())"
+    assert ok(run_mpi(["-c", script])).stdout.split() == ["True", "True"]
