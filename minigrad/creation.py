@@ -44,8 +44,7 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
             f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}; use mg.tensor(data) for "
             "other data"
         )
-    resolve_dtype(array.dtype)  # an unsupported dtype is a clear error here, not in a later op
-    return Tensor._wrap(array, Device("cpu"))
+    return as_tensor(array, device="cpu")
 
 
 def _shape(shape: Sequence[Any]) -> tuple[int, ...]:

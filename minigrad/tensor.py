@@ -510,8 +510,8 @@ class Tensor:
                 f"x.{name}(dim=...) takes one int and returns (values, indices) as in PyTorch, got "
                 f"{dim!r}; for the {name} over several axes (values only) write x.{name}(axis={dim!r})"
             )
-        where = self.argmax if name == "max" else self.argmin
-        return ValuesIndices(op.apply(self, axis=dim, keepdims=keepdims), where(dim, keepdims))
+        position = self.argmax if name == "max" else self.argmin
+        return ValuesIndices(op.apply(self, axis=dim, keepdims=keepdims), position(dim, keepdims))
 
     @numpy_keywords
     def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:

@@ -23,6 +23,10 @@ def _layers():
         "TransformerEncoderLayer": (nn.TransformerEncoderLayer(E, 2, 8), lambda m: m(x64)),
         "TransformerDecoderLayer": (nn.TransformerDecoderLayer(E, 2, 8), lambda m: m(x64, x64)),
         "Transformer": (nn.Transformer(E, 2, 1, 1, 8), lambda m: m(x64, x64)),
+        "RNN": (nn.RNN(E, 3), lambda m: m(x64)),
+        "GRU": (nn.GRU(E, 3, batch_first=True), lambda m: m(x64)),
+        "LSTM": (nn.LSTM(E, 3), lambda m: m(x64)),
+        "GRUCell": (nn.GRUCell(E, 3), lambda m: m(x64[0])),
     }
 
 
