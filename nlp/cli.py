@@ -12,6 +12,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import fields
+from typing import Any
 
 import minigrad as mg
 
@@ -37,6 +38,31 @@ def _device(spec: str) -> mg.Device:
         return mg.Device(spec)
     except (RuntimeError, ValueError) as e:
         raise UserError(str(e)) from None
+
+
+def _count(minimum: int):
+    """An argparse type: an int that is at least ``minimum``."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    parse.__name__ = "int"  # argparse names the type in its error message
+    return parse
+
+
+def _add_search_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--beam", type=_count(1), default=4, help="beam size (1: greedy)")
+    p.add_argument("--length-penalty", type=float, help="beam search ranks finished summaries by "
+                   "log-probability / length**this (default: the summariser's, see docs/summariser.md)")
+    p.add_argument("--no-repeat-ngram", type=_count(0), help="never repeat an n-gram of this size "
+                   "(0: off; default: 2 with beam search, 0 greedy)")
+
+
+def _search_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The search settings given on the command line (the others keep the summariser's defaults)."""
+    given = {"length_penalty": args.length_penalty, "no_repeat_ngram_size": args.no_repeat_ngram}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 # ----------------------------------------------------------------------------- train
@@ -111,7 +137,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     summarizer = Summarizer.load(args.model, device)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # long texts are expected here; truncation is the model's setting
-        results = evaluate_systems(summarizer, rows, beam_size=args.beam)
+        results = evaluate_systems(summarizer, rows, beam_size=args.beam, **_search_options(args))
     print(format_table(results, f"{args.data}: {len(rows)} pairs, character ROUGE F1 (x100)"))
     return 0
 
@@ -151,7 +177,7 @@ def _summarize_one(args: argparse.Namespace, summarizer: Summarizer) -> int:
         raise UserError("the text is empty or only whitespace: nothing to summarise")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TruncationWarning)
-        summary = summarizer.summarize(text, beam_size=args.beam)
+        summary = summarizer.summarize(text, beam_size=args.beam, **_search_options(args))
     _print_caught(caught)
     if not summary.strip():
         print("(the model produced no summary for this text: it may hold nothing the model "
@@ -170,7 +196,8 @@ def _explain(args: argparse.Namespace, summarizer: Summarizer, text: str) -> Non
         warnings.simplefilter("ignore", TruncationWarning)  # reported with the summary already
         warnings.simplefilter("always", FontWarning)
         try:
-            draw_explanation(summarizer.explain(text, beam_size=args.beam), args.explain)
+            explanation = summarizer.explain(text, beam_size=args.beam, **_search_options(args))
+            draw_explanation(explanation, args.explain)
         except (PlotUnavailableError, ValueError) as e:
             raise UserError(str(e)) from None
     _print_caught(caught)
@@ -183,7 +210,8 @@ def _summarize_whole_file(args: argparse.Namespace, summarizer: Summarizer) -> i
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TruncationWarning)
         result = summarize_file(summarizer, args.input, args.output, beam_size=args.beam,
-                                batch_size=args.batch_size, skip_bad=args.skip_bad, progress=args.progress)
+                                batch_size=args.batch_size, skip_bad=args.skip_bad, progress=args.progress,
+                                **_search_options(args))
     _print_caught(caught)
     where = "standard output" if args.output == "-" else args.output
     print(f"summarised {result.written} texts into {where}", file=sys.stderr)
@@ -228,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("evaluate", cmd_evaluate, "score a model against Lead and TextRank")
     p.add_argument("--model", required=True, help="model folder")
     p.add_argument("--data", required=True, help="JSON Lines pairs to score on")
-    p.add_argument("--beam", type=int, default=4, help="beam size (1: greedy only)")
+    _add_search_args(p)
     p.add_argument("--limit", type=int, help="score only the first N pairs")
     p = command("summarize", cmd_summarize, "summarise a text (argument, --file or stdin) or a "
                 "JSON Lines file (--input)")
@@ -242,9 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --input: leave out malformed lines and list them at the end")
     p.add_argument("--explain", metavar="PNG", help="also draw the attention over the text and the "
                    "probability of copying at each summary token into this PNG (needs matplotlib)")
-    p.add_argument("--batch-size", type=int, default=64, help="texts decoded together")
+    p.add_argument("--batch-size", type=_count(1), default=64, help="texts decoded together")
     p.add_argument("--no-progress", dest="progress", action="store_false")
-    p.add_argument("--beam", type=int, default=4)
+    _add_search_args(p)
     p = command("demo", cmd_demo, "train a small model on the bundled demo corpus and show it")
     p.add_argument("--out", help="where to keep the demo model (default: a temporary folder)")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the demo recipe)")

@@ -150,3 +150,21 @@ def test_the_throughput_benchmark_reports_greedy_and_beam(tiny_model, good_input
     assert [r["decoding"] for r in results] == ["greedy", "beam 2"]
     assert all(r["texts"] == 3 and r["texts_per_s"] > 0 for r in results)
     assert json.loads(out.read_text()) == results and "| beam 2 |" in capsys.readouterr().out
+
+
+def test_search_options_reach_the_decoder(tiny_model, capsys):
+    assert main(["summarize", "--model", str(tiny_model), "--beam", "2", "--length-penalty", "2.0",
+                 "--no-repeat-ngram", "1", TEXTS[0]]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out == Summarizer.load(tiny_model).summarize(TEXTS[0], beam_size=2, length_penalty=2.0,
+                                                        no_repeat_ngram_size=1)
+    assert len(set(out)) == len(out)  # no character twice: the 1-gram block is on
+
+
+@pytest.mark.parametrize("args, message", [(["--beam", "0"], "argument --beam: must be at least 1, got 0"),
+                                           (["--no-repeat-ngram", "-1"], "must be at least 0, got -1"),
+                                           (["--batch-size", "x"], "invalid int value: 'x'")])
+def test_bad_search_settings_are_usage_errors(tiny_model, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(["summarize", "--model", str(tiny_model), *args, TEXTS[0]])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
