@@ -23,6 +23,12 @@ int64 = numpy.dtype("int64")
 uint8 = numpy.dtype("uint8")
 bool_ = numpy.dtype("bool")
 
+# Float "indices" are often the values half of NumPy's x.max(d), unpacked the PyTorch way.
+FLOAT_INDICES_HINT = (
+    "if they came from `values, indices = x.max(d)`: max/min keep NumPy's meaning and return "
+    "values only; x.max(dim=d) returns (values, indices) as in PyTorch"
+)
+
 _DTYPES = {d.name: d for d in (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)}
 
 
@@ -628,9 +634,7 @@ def _normalize_index_part(p: Any, dev: Device) -> Any:
     if isinstance(p, Tensor):
         if p.dtype.kind not in "biu":
             raise IndexError(
-                f"tensors used as indices must be integer or bool, got {p.dtype} (if they came from "
-                "`values, indices = x.max(d)`: max/min keep NumPy's meaning and return values only; "
-                "x.max(dim=d) returns (values, indices) as in PyTorch)"
+                f"tensors used as indices must be integer or bool, got {p.dtype} ({FLOAT_INDICES_HINT})"
             )
         return p.data if p.device is dev else p.to(dev).data
     if isinstance(p, list):

@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import functional as F
 from ..autograd import no_grad
-from ..tensor import Tensor
+from ..tensor import FLOAT_INDICES_HINT, Tensor
 from . import init
 from ._factory import new_parameter
 from .module import Module
@@ -50,8 +50,8 @@ class Embedding(Module):
         kind = getattr(getattr(ids, "dtype", None), "kind", "i")
         if kind not in "iu":
             raise TypeError(
-                f"{self._header()}: ids must be integers, got dtype {ids.dtype} (the output has the "
-                f"table's dtype, {self.weight.dtype}); convert the ids with .astype(mg.int64)"
+                f"{self._header()}: ids must be integers, got dtype {ids.dtype}; convert them with "
+                f".astype(mg.int64) ({FLOAT_INDICES_HINT})"
             )
         return F.embedding(ids, self.weight, padding_idx=self.padding_idx)
 

@@ -82,9 +82,12 @@ def test_float_mask_of_another_dtype_raises_but_bool_masks_pass():
     assert out.dtype == mg.float32
 
 
-def test_embedding_float_ids_name_the_layer():
-    with pytest.raises(TypeError, match=r"^Embedding\(5, 2\): ids must be integers, got dtype float32"):
-        nn.Embedding(5, 2)(mg.tensor([0.0, 1.0]))
+def test_embedding_float_ids_name_the_layer_and_point_to_max_dim():
+    logits = mg.randn(2, 5)
+    _, not_ids = logits.max(1)  # NumPy's meaning: values, not PyTorch's (values, indices)
+    with pytest.raises(TypeError, match=r"^Embedding\(5, 2\): ids must be integers, got dtype float32.*"
+                                        r"x\.max\(dim=d\) returns \(values, indices\)"):
+        nn.Embedding(5, 2)(not_ids)
 
 
 def test_layer_norm_without_parameters_accepts_any_float_dtype():
