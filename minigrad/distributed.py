@@ -384,11 +384,12 @@ class DistributedSampler:
     together cover every example. Unless ``drop_last``, the permutation is padded with its
     own first indices to a multiple of the world size, so every rank gets the same number
     of examples (and so takes the same number of steps). Call :meth:`set_epoch` at the start
-    of each epoch for a new order.
+    of each epoch for a new order. ``n`` is the number of examples (or a sized dataset);
+    ``num_replicas`` and ``rank`` default to the process group's.
     """
 
-    def __init__(self, n: int | Sized, num_replicas: int | None = None, rank: int | None = None,
-                 shuffle: bool = True, seed: int = 0, drop_last: bool = False) -> None:
+    def __init__(self, n: int | Sized, shuffle: bool = True, seed: int = 0, *,
+                 num_replicas: int | None = None, rank: int | None = None, drop_last: bool = False) -> None:
         self.n = n if isinstance(n, int) else len(n)
         if self.n < 0:
             raise ValueError(f"DistributedSampler: n must be >= 0, got {self.n}")

@@ -291,7 +291,7 @@ class Trainer:
     def _share(self, batch: Batch) -> Batch:
         """This process's pairs of a global batch, dealt round-robin by the sampler (which
         repeats a pair when the last, short batch does not split evenly)."""
-        sampler = dist.DistributedSampler(len(batch), self.world, self.rank, shuffle=False)
+        sampler = dist.DistributedSampler(len(batch), shuffle=False, num_replicas=self.world, rank=self.rank)
         indices = [batch.indices[k] for k in sampler]
         return collate([self.train_set[i] for i in indices], indices=indices)
 

@@ -158,3 +158,12 @@ def test_launched_by_mpiexec_reads_the_launchers_variables(monkeypatch):
 def test_every_rank_sees_the_launcher(tmp_path):
     script = "import minigrad.distributed as d; print(d.launched_by_mpiexec())"
     assert ok(run_mpi(["-c", script])).stdout.split() == ["True", "True"]
+
+
+def test_the_sampler_takes_the_design_documents_positional_arguments():
+    """DistributedSampler(n, shuffle, seed), as pinned in DESIGN.md."""
+    a = dist.DistributedSampler(9, False, 0, num_replicas=3, rank=1)
+    assert list(a) == [1, 4, 7]
+    for seed in (4, 5):  # the documented order: a permutation seeded with seed + epoch, dealt round-robin
+        shuffled = dist.DistributedSampler(9, True, seed, num_replicas=3, rank=1)
+        assert list(shuffled) == np.random.default_rng(seed).permutation(9)[1::3].tolist()
