@@ -89,15 +89,16 @@ class NumpyGRU(_NumpyGated):
         dh = xp.zeros((batch, H), dtype=hs.dtype)
         for t in reversed(range(steps)):
             dh += 1.0  # ∂(Σ out)/∂h_t
-            g = self.gates[t]
+            g, d = self.gates[t], d_gi[t]
             r, z, n = g[:, :H], g[:, H: 2 * H], g[:, 2 * H:]
-            da_n = dh * (1 - z) * (1 - n * n)
-            da_z = dh * (hs[t] - n) * z * (1 - z)
-            da_r = da_n * self.gh_n[t] * r * (1 - r)
-            d_gi[t, :, :H], d_gi[t, :, H: 2 * H], d_gi[t, :, 2 * H:] = da_r, da_z, da_n
-            d_gh[t, :, : 2 * H] = d_gi[t, :, : 2 * H]
+            da_r, da_z, da_n = d[:, :H], d[:, H: 2 * H], d[:, 2 * H:]
+            xp.multiply(dh * (1 - z), 1 - n * n, out=da_n)
+            xp.multiply(dh * (hs[t] - n), z * (1 - z), out=da_z)
+            xp.multiply(da_n * self.gh_n[t], r * (1 - r), out=da_r)
+            d_gh[t, :, : 2 * H] = d[:, : 2 * H]
             xp.multiply(da_n, r, out=d_gh[t, :, 2 * H:])
-            dh = dh * z + d_gh[t] @ w_hh
+            dh *= z
+            dh += d_gh[t] @ w_hh
         return d_gi, d_gh
 
 

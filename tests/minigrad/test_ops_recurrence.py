@@ -174,3 +174,30 @@ def _recurrence_row(kind: str, order: int) -> OpCase:
 
 CASES = [_recurrence_row("tanh", 2), _recurrence_row("relu", 1), _recurrence_row("gru", 2),
          _recurrence_row("lstm", 2)]
+
+
+class LeakyStep:
+    """A cell the engine has never seen, written as its two step functions only:
+    h' = h + α (tanh(gi + gh) − h);  ∂a = ∂h' α (1 − u²) with u = tanh(gi + gh), ∂h = ∂h' (1 − α)."""
+
+    gates, states, shared_input_grad = 1, 1, True
+    alpha = 0.3
+
+    def step(self, m, gi, gh, state):
+        (h,) = state
+        u = m.tanh(gi + gh)
+        return (h + self.alpha * (u - h),), (u,)
+
+    def backward_step(self, xp, d_new, prev, new, saved, d_gi, d_gh):
+        (dh,), (u,) = d_new, saved
+        xp.multiply(dh * self.alpha, 1 - u * u, out=d_gi)
+        return (dh * (1 - self.alpha),)
+
+
+@pytest.mark.parametrize("padding", list(BATCH_SIZES))
+def test_a_new_cell_is_its_two_step_functions(padding):
+    step, sizes = LeakyStep(), BATCH_SIZES[padding]
+    inputs = _inputs(step, sizes, seed=4)
+    fn = _run(step, sizes, reverse=True)
+    assert mg.gradcheck(fn, inputs)
+    assert mg.gradgradcheck(fn, inputs)
