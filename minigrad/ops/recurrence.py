@@ -285,7 +285,8 @@ class _BackwardThroughTime:
         dtype = self.columns[0].dtype
         d_gi = xp.empty(self.gi.shape, dtype=dtype)
         d_gh = d_gi if cell.shared_input_grad else xp.empty(self.gi.shape, dtype=dtype)
-        h_prev = xp.empty(self.columns[0].shape, dtype=dtype)  # h_{t−1} of every row, for ∂W_hh
+        # h_{t−1} of every row, for ∂W_hh; unpadded, those rows are out shifted by one step
+        h_prev = None if self.unpadded else xp.empty(self.columns[0].shape, dtype=dtype)
         delta = [xp.zeros(s.shape, dtype=dtype) if g is None else g.data.astype(dtype, copy=True)
                  for s, g in zip(self.state0, g_final)]
         for k in range(len(self.order) - 1, -1, -1):
@@ -298,16 +299,34 @@ class _BackwardThroughTime:
             prev = self.previous(k)
             new = tuple(col[here] for col in self.columns)
             direct = cell.backward_step(xp, d_new, prev, new, self.saves[t], d_gi[here], d_gh[here])
-            h_prev[here] = prev[0]
+            if h_prev is not None:
+                h_prev[here] = prev[0]
             d_h = d_gh[here] @ self.w_hh
             if direct[0] is not None:
                 d_h += direct[0]
-            delta[0][:rows] = d_h
+            if rows == len(delta[0]):
+                delta[0] = d_h
+            else:
+                delta[0][:rows] = d_h
             for d, g in zip(delta[1:], direct[1:]):
                 d[:rows] = g
-        d_w = d_gh.T @ h_prev
         d_b = None if self.b_hh is None else d_gh.sum(axis=0)
-        return _as_input_grads(self.ctx, (d_gi, d_w, d_b, *delta))
+        return _as_input_grads(self.ctx, (d_gi, self.weight_grad(d_gh, h_prev), d_b, *delta))
+
+    @property
+    def unpadded(self) -> bool:
+        sizes = self.ctx.batch_sizes
+        return all(rows == sizes[0] for rows in sizes)
+
+    def weight_grad(self, d_gh: Any, h_prev: Any) -> Any:
+        """∂W_hh = Σ_t ∂gh_tᵀ h_{t−1}: one matmul over all rows, or, unpadded, two without
+        copying h_{t−1}: the first step's rows against h0, the others against out shifted."""
+        if h_prev is not None:
+            return d_gh.T @ h_prev
+        out, h0, n = self.columns[0], self.state0[0], len(self.state0[0])
+        if self.ctx.reverse:  # step t started from step t+1's state
+            return d_gh[:-n].T @ out[n:] + d_gh[-n:].T @ h0
+        return d_gh[n:].T @ out[:-n] + d_gh[:n].T @ h0
 
 
 def _offsets(batch_sizes: Sequence[int]) -> list[int]:
