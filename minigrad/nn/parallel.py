@@ -78,6 +78,11 @@ def _make_buckets(params: list[Parameter], cap_bytes: float) -> list[_Bucket]:
     return buckets
 
 
+def _layout(params: list[Parameter]) -> list[tuple[Any, Any]]:
+    """Each parameter's device and dtype: the buckets are remade when these change."""
+    return [(p.device, p.dtype) for p in params]
+
+
 def _signature(module: Module) -> list[list[Any]]:
     """What must agree across ranks: every parameter's and buffer's name, shape, dtype."""
     return [[kind, name, list(t.shape), str(t.dtype)]
@@ -139,11 +144,12 @@ class DistributedDataParallel(Module):
         self.module = module
         self.world_size = dist.get_world_size()
         self._check_same_model_everywhere()
-        params = [p for p in module.parameters() if p.requires_grad]
-        self._buckets = _make_buckets(params, bucket_cap_mb * 2**20)
-        self._frozen_buckets = _make_buckets([p for p in module.parameters() if not p.requires_grad],
-                                             bucket_cap_mb * 2**20)
-        for bucket in self._buckets + self._frozen_buckets:
+        self._cap_bytes = bucket_cap_mb * 2**20
+        self._params = [p for p in module.parameters() if p.requires_grad]
+        self._layout = _layout(self._params)
+        self._buckets = _make_buckets(self._params, self._cap_bytes)
+        frozen = _make_buckets([p for p in module.parameters() if not p.requires_grad], self._cap_bytes)
+        for bucket in self._buckets + frozen:
             bucket.broadcast_values(0)
         for b in module.buffers():
             dist.broadcast(b, 0)
@@ -176,6 +182,9 @@ class DistributedDataParallel(Module):
         return CallAfterBackward.apply(t, self._average_gradients)
 
     def _average_gradients(self) -> None:
+        if _layout(self._params) != self._layout:  # moved or cast (e.g. .double()) after wrapping
+            self._layout = _layout(self._params)
+            self._buckets = _make_buckets(self._params, self._cap_bytes)
         for bucket in self._buckets:
             bucket.average_gradients(self.world_size)
 

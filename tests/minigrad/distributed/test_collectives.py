@@ -167,3 +167,13 @@ def test_the_sampler_takes_the_design_documents_positional_arguments():
     for seed in (4, 5):  # the documented order: a permutation seeded with seed + epoch, dealt round-robin
         shuffled = dist.DistributedSampler(9, True, seed, num_replicas=3, rank=1)
         assert list(shuffled) == np.random.default_rng(seed).permutation(9)[1::3].tolist()
+
+
+@requires_mpi
+def test_a_wrapped_model_cast_after_wrapping_keeps_full_precision_gradients(world):
+    model = nn.Linear(3, 2)
+    ddp = nn.parallel.DistributedDataParallel(model).double()
+    x = mg.tensor(np.random.default_rng(0).standard_normal((4, 3)))  # float64
+    ddp(x).sum().backward()
+    assert model.weight.grad.dtype == np.float64
+    np.testing.assert_array_equal(model.weight.grad.numpy(), np.ones((2, 1)) * x.numpy().sum(0))
