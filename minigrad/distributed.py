@@ -145,6 +145,8 @@ def _abort_on_uncaught_exception(world: _World) -> None:
 
     def hook(kind, value, tb) -> None:
         previous(kind, value, tb)
+        if _world is not world:  # the group was destroyed: nobody waits for this process
+            return
         sys.stderr.write(f"minigrad.distributed: rank {world.rank} of {world.size} failed "
                          f"({kind.__name__}); ending every rank\n")
         sys.stderr.flush()

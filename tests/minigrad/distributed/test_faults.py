@@ -48,6 +48,13 @@ def test_an_exception_on_one_rank_ends_every_rank(tmp_path):
     assert seconds < 30  # not the 60 s collective timeout the worker sets
 
 
+def test_after_leaving_the_group_an_exception_is_an_ordinary_one(tmp_path):
+    result = run_mpi(WORKER + ["after_destroy", str(tmp_path)], timeout=60)
+    assert result.returncode != 0
+    assert "ValueError: raised after leaving the group" in result.stderr
+    assert "ending every rank" not in result.stderr
+
+
 def test_a_killed_rank_makes_mpiexec_end_the_others(tmp_path):
     result, seconds = _timed(WORKER + ["die", str(tmp_path)], timeout=60)
     assert result.returncode != 0

@@ -148,6 +148,13 @@ def fail(out: Path) -> None:
     dist.all_reduce(mg.ones(3))
 
 
+def after_destroy(out: Path) -> None:
+    """Every rank leaves the group, then raises: an ordinary error, nothing to abort."""
+    dist.barrier()
+    dist.destroy_process_group()
+    raise ValueError(f"raised after leaving the group (rank {os.environ.get('PMI_RANK')})")
+
+
 def die(out: Path) -> None:
     """Rank 1 is killed (SIGKILL) in the middle of training."""
     rank = dist.get_rank()
@@ -164,7 +171,7 @@ def die(out: Path) -> None:
 
 
 SCENARIOS = {"equivalence": equivalence, "collectives": collectives, "mismatch": mismatch, "hang": hang,
-             "fail": fail, "die": die}
+             "fail": fail, "after_destroy": after_destroy, "die": die}
 
 if __name__ == "__main__":
     scenario, out, *rest = sys.argv[1:]
