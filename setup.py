@@ -23,7 +23,11 @@ setup(
             "mpi4py>=3.1",  # the distributed tests run for real, on 2 processes
             "mpich>=4",
             "safetensors>=0.4",  # the .safetensors format of mg.save/mg.load
+            "numba>=0.61",  # the fused CPU kernels, tested against the plain ops
         ],
+        # fused, multi-threaded CPU kernels for the hot ops (minigrad.kernels); without it
+        # minigrad runs its plain NumPy ops
+        "fast": ["numba>=0.61"],
         # mg.save/mg.load of .safetensors files (weights that PyTorch / Hugging Face tools read)
         "safetensors": ["safetensors>=0.4"],
         # data-parallel training (minigrad.distributed): mpi4py, and MPICH as a wheel, so

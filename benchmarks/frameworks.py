@@ -33,13 +33,18 @@ def torch_for(device: str) -> tuple[ModuleType, Any]:
 
 
 def limit_threads(n: int) -> None:
-    """Run NumPy's BLAS and PyTorch with ``n`` threads (on a busy 2-core machine, two BLAS
-    threads wait on each other and on other processes: one gives steadier numbers)."""
+    """Run NumPy's BLAS, minigrad's fused kernels (numba) and PyTorch with ``n`` threads (on a
+    busy 2-core machine, two threads wait on each other and on other processes: one gives
+    steadier numbers)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         raise RuntimeError("--threads needs threadpoolctl: pip install threadpoolctl") from None
     threadpool_limits(n)
+    if mg.backend.fused_kernels("cpu") == "numba":
+        import numba
+
+        numba.set_num_threads(n)
     try:
         import torch
     except ImportError:

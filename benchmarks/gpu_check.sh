@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# What a session with a GPU machine runs, in one go: the gpu-marked tests, the CUDA
-# benchmarks (the transformer size first) and the summariser demo on CUDA.
+# What a session with a GPU machine runs, in one go: the gpu-marked tests (the fused CuPy
+# kernels of minigrad/kernels/cuda.py against the plain ops among them), the CUDA benchmarks
+# (the transformer size first, with the fused kernels and without) and the summariser
+# demo on CUDA.
 # Usage: bash benchmarks/gpu_check.sh OUTDIR   (logs and JSON land in OUTDIR; DEMO=0 skips
 # the demo, which needs jieba for its TextRank baseline and takes ~2.5 min on a GPU)
 # Needs: python3 with numpy, cupy, pytest, hypothesis, tqdm (and torch for the comparisons).
@@ -22,6 +24,17 @@ section "benchmark: transformer b64 s256 d512 (the issue's GPU target)"
 timeout 120 $py -m benchmarks --device cuda --workloads transformer --batch 64 --seq 256 \
     --d-model 512 --repeats 7 --steps 5 --json "$out/gpu_transformer.json" \
     2>&1 | tee "$out/bench_transformer.log"
+
+section "benchmark: the same transformer with the fused kernels off (MINIGRAD_FUSED=0)"
+MINIGRAD_FUSED=0 timeout 120 $py -m benchmarks --device cuda --workloads transformer --batch 64 --seq 256 \
+    --d-model 512 --repeats 7 --steps 5 --json "$out/gpu_transformer_plain.json" \
+    2>&1 | tee "$out/bench_transformer_plain.log"
+
+section "fused CuPy kernels against the plain ops (values, gradients, gradcheck)"
+timeout 200 $py -m pytest -q -m gpu -p no:cacheprovider -rfEs --tb=short \
+    tests/minigrad/test_kernels.py tests/minigrad/test_op_table.py > "$out/pytest_kernels.log" 2>&1
+echo "pytest exit $?"
+grep -E "^(FAILED|ERROR)|passed|failed" "$out/pytest_kernels.log" | tail -30
 
 section "benchmark: default sizes on cuda"
 timeout 100 $py -m benchmarks --device cuda --workloads mlp,rnn,transformer,tiny,summariser \

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+import minigrad as mg
 from benchmarks.harness import REFERENCE, Memory, Result, Workload
 
 MIB = 2**20
@@ -25,6 +26,7 @@ def machine() -> dict[str, Any]:
         "numpy": np.__version__,
         "blas": _blas(),
         "torch": _torch_version(),
+        "minigrad fused kernels (cpu)": mg.backend.fused_kernels("cpu") or "off (plain NumPy ops)",
         "minigrad_commit": _git_commit(),
     }
     return info

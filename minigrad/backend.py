@@ -25,6 +25,8 @@ __all__ = [
     "get_rng_state",
     "set_rng_state",
     "scatter_add",
+    "fused_kernels",
+    "set_fused",
 ]
 
 _INSTALL_HINT = "pip install cupy-cuda12x  (or: pip install -e '.[gpu]')"
@@ -296,3 +298,20 @@ def _restored_rng(dev: Device, dev_state: dict[str, Any]) -> Any:
         gen.bit_generator.state = dev_state
         return gen
     return _new_rng(dev, int(dev_state["seed"]))
+
+
+def fused_kernels(spec: str | Device = "cpu") -> str | None:
+    """Which engine runs the fused kernels of the hot ops on a device type ("numba" on the
+    CPU with the ``fast`` extra, "cupy" on CUDA), or None when the plain NumPy/CuPy ops run
+    (engine not installed, ``MINIGRAD_FUSED=0``, or ``set_fused(False)``)."""
+    from . import kernels
+
+    dev_type = spec.type if isinstance(spec, Device) else _parse(spec)[0]
+    return kernels.installed(dev_type) if kernels.is_enabled() else None
+
+
+def set_fused(enabled: bool) -> None:
+    """Turn the fused kernels on or off for this process (``MINIGRAD_FUSED=0`` starts off)."""
+    from . import kernels
+
+    kernels.set_enabled(enabled)

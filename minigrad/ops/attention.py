@@ -61,7 +61,7 @@ class Attention(Function):
             gp = gp + grad_weights
         if keep is not None:
             gp = gp * keep
-        gs = softmax_backward(p, gp)
+        gs = softmax_backward(p, gp)  # one fused pass for first-order gradients
         gq = unbroadcast((gs @ k) * ctx.scale, q.shape) if need_q else None
         gk = unbroadcast((gs.swapaxes(-1, -2) @ q) * ctx.scale, k.shape) if need_k else None
         gb = unbroadcast(gs, bias.shape) if need_b else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import rng
+from ..kernels import fused
 
 
 def dropout_multiplier(dev: Any, shape: tuple[int, ...], p: float, dtype: Any) -> Any:
@@ -14,4 +15,7 @@ def dropout_multiplier(dev: Any, shape: tuple[int, ...], p: float, dtype: Any) -
     gen = rng(dev)
     with dev.use():
         u = gen.random(shape) if dev.type == "cpu" else gen.random_sample(shape)
+        k = fused(dev, u)
+        if k is not None:
+            return k.dropout_multiplier(u, p, dtype)
         return (u >= p).astype(dtype) * dtype.type(1.0 / (1.0 - p))

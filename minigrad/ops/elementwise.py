@@ -10,6 +10,8 @@ import math
 from typing import Any
 
 from ..autograd import Function
+from ..kernels import fused
+from ._recompute import first_order_kernels
 from .shape import unbroadcast
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -72,8 +74,10 @@ class TanhGrad(Function):
     y = tanh x;  ∂z/∂g = 1 − y²,  ∂z/∂y = −2·g·y  (so higher derivatives flow through it).
 
     Subclasses give another activation's backward in terms of its output y: ``local(y)``
-    (dy/dx as a function of y; works on arrays and Tensors alike) and ``local_dy(y)`` (its
-    derivative with respect to y)."""
+    (dy/dx as a function of y; works on arrays and Tensors alike), ``local_dy(y)`` (its
+    derivative with respect to y) and the name of the fused kernel computing z."""
+
+    kernel = "tanh_grad"
 
     @staticmethod
     def local(out):
@@ -85,6 +89,9 @@ class TanhGrad(Function):
 
     @staticmethod
     def forward(ctx, grad, out):
+        k = fused(ctx.device, grad, out)
+        if k is not None and grad.shape == out.shape:
+            return getattr(k, ctx.kernel)(grad, out)
         return grad * ctx.local(out)
 
     @staticmethod
@@ -125,6 +132,8 @@ class SigmoidGrad(TanhGrad):
     """sigmoid's backward as one op: z = g·y(1 − y) with y = sigmoid x;
     ∂z/∂g = y(1 − y),  ∂z/∂y = g·(1 − 2y)."""
 
+    kernel = "sigmoid_grad"
+
     @staticmethod
     def local(out):
         return out * (1 - out)
@@ -143,8 +152,12 @@ class Relu(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        x = ctx.inputs[0].data
+        k = first_order_kernels(ctx.device, grad.data, x)
+        if k is not None:
+            return _const(ctx, k.relu_grad(grad.data, x))
         # A float mask in grad's dtype: NumPy's float × bool product is ~2x slower.
-        mask = ctx.inputs[0].data > 0
+        mask = x > 0
         return grad * _const(ctx, mask.astype(grad.dtype))
 
 
@@ -202,16 +215,22 @@ class Gelu(Function):
     def forward(ctx, x, approximate="none"):
         xp = ctx.device.xp
         ctx.approximate = approximate
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        k = fused(ctx.device, x)
+        if k is not None:
+            return k.gelu(x, approximate)
         if approximate == "tanh":
             inner = xp.tanh(_GELU_TANH_C * (x + 0.044715 * x * x * x))
             return 0.5 * x * (1.0 + inner)
-        if approximate != "none":
-            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
         return 0.5 * x * (1.0 + erf_array(xp, x * _SQRT_HALF))
 
     @staticmethod
     def backward(ctx, grad):
         x = ctx.inputs[0]
+        k = first_order_kernels(ctx.device, grad.data, x.data)
+        if k is not None:
+            return _const(ctx, k.gelu_backward(grad.data, x.data, ctx.approximate))
         if ctx.approximate == "tanh":
             inner = (_GELU_TANH_C * (x + 0.044715 * x * x * x)).tanh()
             d_inner = _GELU_TANH_C * (1 + 3 * 0.044715 * x * x)

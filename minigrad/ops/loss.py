@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd import Function
-from ._recompute import saved_or_recomputed
+from ._recompute import first_order_kernels, saved_or_recomputed
 from .elementwise import _const
 from .reduction import shifted_exp
 from .softmax import Softmax
@@ -39,6 +39,11 @@ class SoftmaxCrossEntropy(Function):
     def backward(ctx, grad):
         (logits,) = ctx.inputs
         saved_probs, target, kept, class_weight = ctx.saved_tensors
+        k = first_order_kernels(ctx.device, saved_probs.data, grad.data)
+        if k is not None:
+            w = None if class_weight is None else class_weight.data
+            return _const(ctx, k.cross_entropy_backward(
+                saved_probs.data, target.data, kept.data, w, ctx.smoothing, grad.data))
         probs = saved_or_recomputed(saved_probs, lambda: Softmax.apply(logits, axis=1))
         q = _target_distribution(ctx, target.data, kept.data, class_weight, ctx.smoothing)
         mass = _const(ctx, q.sum(axis=1, keepdims=True))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..autograd import Function
-from ._recompute import saved_or_recomputed
+from ..kernels import fused
+from ._recompute import first_order_kernels, saved_or_recomputed
+from .elementwise import _const
 
 
 def _normalize(x, axes: tuple[int, ...], eps: float):
@@ -11,6 +13,14 @@ def _normalize(x, axes: tuple[int, ...], eps: float):
     centred = x - x.mean(axis=axes, keepdims=True)
     rstd = ((centred * centred).mean(axis=axes, keepdims=True) + eps) ** -0.5
     return centred * rstd, rstd
+
+
+def _features(x, n_axes: int) -> int:
+    """How many elements one normalisation spans: the product of the last ``n_axes`` dims."""
+    n = 1
+    for d in x.shape[x.ndim - n_axes:]:
+        n *= d
+    return n
 
 
 class LayerNorm(Function):
@@ -22,6 +32,11 @@ class LayerNorm(Function):
         xp = ctx.device.xp
         axes = tuple(range(x.ndim - n_axes, x.ndim))
         ctx.axes, ctx.eps = axes, eps
+        k = fused(ctx.device, x, *(p for p in (weight, bias) if p is not None))
+        if k is not None:
+            y, xhat, rstd = k.layer_norm_forward(x, weight, bias, _features(x, n_axes), eps)
+            ctx.save_for_backward(xhat, rstd.reshape(x.shape[: x.ndim - n_axes] + (1,) * n_axes))
+            return y
         xhat = x - x.mean(axis=axes, keepdims=True)
         rstd = 1.0 / xp.sqrt((xhat * xhat).mean(axis=axes, keepdims=True) + eps)
         xhat *= rstd
@@ -36,7 +51,12 @@ class LayerNorm(Function):
         xhat, rstd = saved_or_recomputed(ctx.saved_tensors, lambda: _normalize(x, ctx.axes, ctx.eps))
         per_feature = (-1,) + tuple(x.shape[ctx.axes[0]:])  # batch axes flattened
         gx = gw = gb = None
-        if need_x:
+        k = first_order_kernels(ctx.device, grad.data, xhat.data) if need_x else None
+        if k is not None:
+            w = None if weight is None else weight.data
+            n = _features(x, len(ctx.axes))
+            gx = _const(ctx, k.layer_norm_backward(grad.data, xhat.data, rstd.data, w, n))
+        elif need_x:
             gh = grad if weight is None else grad * weight
             mean_g = gh.mean(axis=ctx.axes, keepdims=True)
             mean_gx = (gh * xhat).mean(axis=ctx.axes, keepdims=True)

@@ -9,12 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd import Function
+from ._recompute import first_order_kernels
+from .elementwise import _const
 from .reduction import shifted_exp
 
 
 def softmax_backward(y: Any, grad: Any, axis: int = -1) -> Any:
     """∂L/∂x of y = softmax(x) over ``axis``: y ⊙ (g − Σ g ⊙ y), in Tensor ops (so it is
-    differentiable again); also the score gradient inside fused attention."""
+    differentiable again); also the score gradient inside fused attention. One fused pass
+    (``kernels.*.softmax_backward``) for first-order gradients over the last axis."""
+    k = first_order_kernels(y.device, y.data, grad.data) if axis in (-1, y.ndim - 1) else None
+    if k is not None and y.shape == grad.shape:
+        return _const(y, k.softmax_backward(y.data, grad.data))
     return y * (grad - (grad * y).sum(axis=axis, keepdims=True))
 
 
@@ -65,4 +71,7 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
+        k = first_order_kernels(ctx.device, out.data, grad.data) if ctx.axis in (-1, out.ndim - 1) else None
+        if k is not None:
+            return _const(ctx, k.log_softmax_backward(out.data, grad.data))
         return grad - out.exp() * grad.sum(axis=ctx.axis, keepdims=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..kernels import fused
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
@@ -56,20 +57,25 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = self._new_state(param, xp.zeros_like(param.data))
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = self._new_state(param, xp.zeros_like(param.data))
+        state["step"] += 1
+        step = state["step"]
+        step_size = lr / (1.0 - beta1**step)
+        bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5
+        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+        k = None if group["amsgrad"] or group["maximize"] else fused(param.device, param.data, grad, m, v)
+        if k is not None and param.data.flags.c_contiguous:  # the whole update in one pass over p, g, m, v
+            k.adam_update(param.data, grad, m, v, lr, beta1, beta2, eps, weight_decay,
+                          group["decoupled_weight_decay"], step_size, bias_correction2_sqrt)
+            return
         g = -grad if group["maximize"] else grad
         if weight_decay != 0:
             if group["decoupled_weight_decay"]:
                 param.data *= 1.0 - lr * weight_decay
             else:
                 g = g + weight_decay * param.data
-        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-        state["step"] += 1
         m += (1.0 - beta1) * (g - m)  # PyTorch's lerp, for the same rounding
         v *= beta2
         v += (1.0 - beta2) * g * g
-        step = state["step"]
-        step_size = lr / (1.0 - beta1**step)
-        bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5
         if group["amsgrad"]:
             v = xp.maximum(state["max_exp_avg_sq"].data, v, out=state["max_exp_avg_sq"].data)
         denom = xp.sqrt(v) / bias_correction2_sqrt + eps

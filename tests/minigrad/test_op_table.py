@@ -12,6 +12,7 @@ import pkgutil
 import pytest
 
 import minigrad.ops
+from minigrad import kernels, ops
 from minigrad.autograd import Function
 
 from . import (
@@ -42,11 +43,28 @@ TABLE = [
 ]
 
 
-@pytest.mark.parametrize("case", [pytest.param(case, marks=case.marks, id=case.name) for case in TABLE])
-def test_op(device, case):
+# Functions with a fused kernel (minigrad.kernels): their rows run on both paths.
+FUSED = {
+    ops.Softmax, ops.MaskedSoftmax, ops.LogSoftmax, ops.SoftmaxCrossEntropy, ops.LayerNorm, ops.Attention,
+    ops.TanhGrad, ops.SigmoidGrad, ops.Tanh, ops.Sigmoid, ops.Relu, ops.Gelu,
+}
+PATHS = [
+    pytest.param(case, path, marks=case.marks, id=f"{case.name}-{path}")
+    for case in TABLE
+    for path in (("plain", "fused") if FUSED & set(case.covers) else ("plain",))
+]
+
+
+@pytest.mark.parametrize("case,path", PATHS)
+def test_op(device, case, path):
     if device not in case.devices:
         pytest.skip(f"{case.name} needs a device other than {device}: it runs on {case.devices}")
-    run_case(case, device)
+    engine = "cpu" if device == "cpu" else "cuda"
+    if path == "fused" and not kernels.installed(engine):
+        pytest.skip(f"no fused kernels for {device}: pip install -e '.[fast]' (numba) or '.[gpu]' (cupy)")
+    # min_size=0: the drawn tensors are small, and every one should take the path under test.
+    with kernels.settings(enabled=path == "fused", min_size=0):
+        run_case(case, device)
 
 
 def _functions_under_ops() -> set[type]:

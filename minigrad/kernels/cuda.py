@@ -1,0 +1,193 @@
+"""Fused GPU kernels on CuPy (``ElementwiseKernel`` / ``ReductionKernel``): the same functions,
+arguments and formulas as ``kernels.cpu``, each one or two kernel launches where the plain
+CuPy ops launch one per small op. Nothing here synchronises with the host.
+
+Each kernel is compiled by CuPy on first use and kept in its on-disk cache
+(``~/.cupy/kernel_cache``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import cupy as cp
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_TANH_C = math.sqrt(2.0 / math.pi)
+
+# Σ_j a_j b_j over the reduced axis (for a row's g·y and its layer-norm sums).
+_dot = cp.ReductionKernel("T a, T b", "T s", "a * b", "x + y", "s = a", "0", "minigrad_dot")
+
+
+# -- softmax family ------------------------------------------------------------------------
+
+_softmax_backward = cp.ElementwiseKernel(
+    "T y, T g, T dot", "T out", "out = y * (g - dot)", "minigrad_softmax_backward"
+)
+
+
+def softmax_backward(y, g):
+    """y = softmax(x) over the last axis;  ∂L/∂x = y ⊙ (g − Σ_j g_j y_j)."""
+    return _softmax_backward(y, g, _dot(g, y, axis=-1, keepdims=True))
+
+
+_log_softmax_backward = cp.ElementwiseKernel(
+    "T o, T g, T total", "T out", "out = g - exp(o) * total", "minigrad_log_softmax_backward"
+)
+
+
+def log_softmax_backward(out, g):
+    """y = x − logsumexp(x) over the last axis;  ∂L/∂x = g − e^y · Σ_j g_j."""
+    return _log_softmax_backward(out, g, g.sum(axis=-1, keepdims=True))
+
+
+_cross_entropy_backward = cp.ElementwiseKernel(
+    "T p, raw int64 target, raw T kept, raw T w, T w_sum, T eps, raw T grad, int64 n_classes",
+    "T out",
+    """
+    const long long row = i / n_classes, col = i % n_classes;
+    const long long t = target[row];
+    const T mass = kept[row] * ((1 - eps) * w[t] + eps / n_classes * w_sum);
+    T q = kept[row] * eps / n_classes * w[col];
+    if (col == t) q += kept[row] * (1 - eps) * w[t];
+    out = (p * mass - q) * grad[row];
+    """,
+    "minigrad_cross_entropy_backward",
+)
+
+
+def cross_entropy_backward(probs, target, kept, class_weight, smoothing, grad):
+    """q_i = kept_i((1 − ε) w_{t_i} onehot(t_i) + (ε/C) w);  ∂L/∂x_i = g_i((Σ_c q_ic) softmax(x_i) − q_i)."""
+    n_classes = probs.shape[1]
+    w = class_weight if class_weight is not None else cp.ones(n_classes, dtype=probs.dtype)
+    t = probs.dtype.type
+    return _cross_entropy_backward(probs, target.astype(cp.int64, copy=False), kept, w, t(w.sum()),
+                                   t(smoothing), grad, n_classes)
+
+
+# -- layer norm ----------------------------------------------------------------------------
+
+_layer_norm_forward = cp.ElementwiseKernel(
+    "T x, T mean, T r, T w, T b", "T y, T xhat",
+    "xhat = (x - mean) * r; y = xhat * w + b", "minigrad_layer_norm_forward",
+)
+
+
+def layer_norm_forward(x, weight, bias, n_features: int, eps: float):
+    """μ = mean x,  r = 1/√(mean (x − μ)² + eps),  x̂ = (x − μ)·r,  y = x̂ ⊙ w + b (per row)."""
+    x2 = x.reshape(-1, n_features)
+    mean = x2.mean(axis=1, keepdims=True)
+    rstd = 1 / cp.sqrt(x2.var(axis=1, keepdims=True) + eps)
+    w = weight.reshape(-1) if weight is not None else cp.ones(n_features, dtype=x.dtype)
+    b = bias.reshape(-1) if bias is not None else cp.zeros(n_features, dtype=x.dtype)
+    y, xhat = _layer_norm_forward(x2, mean, rstd, w, b)
+    return y.reshape(x.shape), xhat.reshape(x.shape), rstd
+
+
+_layer_norm_backward = cp.ElementwiseKernel(
+    "T g, T w, T xhat, T r, T mean_g, T mean_gx", "T gx",
+    "gx = r * (g * w - mean_g - xhat * mean_gx)", "minigrad_layer_norm_backward",
+)
+
+
+def layer_norm_backward(g, xhat, rstd, weight, n_features: int):
+    """ĝ = g ⊙ w;  ∂L/∂x = r·(ĝ − mean ĝ − x̂·mean(ĝ ⊙ x̂)) per row."""
+    g2, xh2 = g.reshape(-1, n_features), xhat.reshape(-1, n_features)
+    w = weight.reshape(-1) if weight is not None else cp.ones(n_features, dtype=g.dtype)
+    gh = g2 * w
+    mean_g = gh.mean(axis=1, keepdims=True)
+    mean_gx = _dot(gh, xh2, axis=1, keepdims=True) / n_features
+    return _layer_norm_backward(g2, w, xh2, rstd.reshape(-1, 1), mean_g, mean_gx).reshape(g.shape)
+
+
+# -- activations and their backwards ------------------------------------------------------
+
+_tanh_grad = cp.ElementwiseKernel("T g, T y", "T z", "z = g * (1 - y * y)", "minigrad_tanh_grad")
+_sigmoid_grad = cp.ElementwiseKernel("T g, T y", "T z", "z = g * y * (1 - y)", "minigrad_sigmoid_grad")
+_relu_grad = cp.ElementwiseKernel("T g, T x", "T z", "z = x > 0 ? g : (T)0", "minigrad_relu_grad")
+
+
+def tanh_grad(g, y):
+    """z = g·(1 − y²) with y = tanh x."""
+    return _tanh_grad(g, y)
+
+
+def sigmoid_grad(g, y):
+    """z = g·y(1 − y) with y = sigmoid x."""
+    return _sigmoid_grad(g, y)
+
+
+def relu_grad(g, x):
+    """∂L/∂x = g where x > 0, else 0."""
+    return _relu_grad(g, x)
+
+
+_gelu = cp.ElementwiseKernel(
+    "T x, bool tanh_form", "T y",
+    f"""
+    if (tanh_form) y = 0.5 * x * (1 + tanh({_GELU_TANH_C!r} * (x + 0.044715 * x * x * x)));
+    else y = 0.5 * x * (1 + erf(x * {_SQRT_HALF!r}));
+    """,
+    "minigrad_gelu",
+)
+
+_gelu_backward = cp.ElementwiseKernel(
+    "T g, T x, bool tanh_form", "T gx",
+    f"""
+    if (tanh_form) {{
+        const T inner = tanh({_GELU_TANH_C!r} * (x + 0.044715 * x * x * x));
+        const T d_inner = {_GELU_TANH_C!r} * (1 + 3 * 0.044715 * x * x);
+        gx = g * (0.5 * (1 + inner) + 0.5 * x * (1 - inner * inner) * d_inner);
+    }} else {{
+        gx = g * (0.5 * (1 + erf(x * {_SQRT_HALF!r})) + x * {_INV_SQRT_2PI!r} * exp(-0.5 * x * x));
+    }}
+    """,
+    "minigrad_gelu_backward",
+)
+
+
+def gelu(x, approximate: str):
+    """y = ½x(1 + erf(x/√2)), or ½x(1 + tanh(√(2/π)(x + 0.044715x³))) for the tanh form."""
+    return _gelu(x, approximate == "tanh")
+
+
+def gelu_backward(g, x, approximate: str):
+    """∂L/∂x = g·(Φ(x) + x·φ(x)), or the tanh form's exact derivative."""
+    return _gelu_backward(g, x, approximate == "tanh")
+
+
+# -- dropout and the Adam update -------------------------------------------------------------
+
+_dropout_multiplier = cp.ElementwiseKernel(
+    "float64 u, float64 p, T scale", "T d", "d = u >= p ? scale : (T)0", "minigrad_dropout_multiplier"
+)
+
+
+def dropout_multiplier(u, p: float, dtype):
+    """d = 1/(1 − p) where the uniform draw u ≥ p, else 0."""
+    out = cp.empty(u.shape, dtype=dtype)
+    return _dropout_multiplier(u, p, dtype.type(1.0 / (1.0 - p)), out)
+
+
+_adam_update = cp.ElementwiseKernel(
+    "T g, T one_minus_beta1, T beta2, T one_minus_beta2, T eps, T weight_decay, T decay_factor, "
+    "bool decoupled, T step_size, T bc2_sqrt",
+    "T p, T m, T v",
+    """
+    T gi = g;
+    if (decoupled) p *= decay_factor;
+    else gi += weight_decay * p;
+    m += one_minus_beta1 * (gi - m);
+    v = beta2 * v + one_minus_beta2 * gi * gi;
+    p -= step_size * (m / (sqrt(v) / bc2_sqrt + eps));
+    """,
+    "minigrad_adam_update",
+)
+
+
+def adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt):
+    """One Adam/AdamW step in place (formulas as ``kernels.cpu.adam_update``), one launch."""
+    t = p.dtype.type
+    _adam_update(g, t(1.0 - beta1), t(beta2), t(1.0 - beta2), t(eps), t(weight_decay),
+                 t(1.0 - lr * weight_decay), bool(decoupled), t(step_size), t(bc2_sqrt), p, m, v)

@@ -1,0 +1,151 @@
+"""Fused kernels (minigrad.kernels) against the plain ops they fuse: the same values and
+gradients in float32 and float64, on every device with an engine (numba on cpu, CuPy on
+cuda), and the switches that choose the path. Gradcheck on the fused path is in the op
+table (test_op_table.py, rows ending in -fused)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.functional as F
+from minigrad import kernels, optim
+
+
+def _engine_or_skip(device: str) -> None:
+    if not kernels.installed("cpu" if device == "cpu" else "cuda"):
+        pytest.skip("no fused kernels here: pip install -e '.[fast]' (numba)")
+
+
+def _run(fn, shapes, device, dtype, fused, seed=0):
+    """fn's output and its inputs' gradients for a random upstream gradient, on one path."""
+    rng = np.random.default_rng(seed)
+    xs = [mg.tensor(rng.standard_normal(s).astype(dtype), device=device, requires_grad=True) for s in shapes]
+    with kernels.settings(enabled=fused, min_size=0):
+        out = fn(*xs)
+        out.backward(mg.tensor(rng.standard_normal(out.shape).astype(dtype), device=device))
+    return [out.numpy()] + [x.grad.numpy() for x in xs]
+
+
+_WEIGHT = np.array([1.0, 2.0, 0.5, 1.5, 1.0])
+
+CASES = {
+    "softmax": (lambda x: F.softmax(x), [(64, 130)]),
+    "log_softmax": (lambda x: F.log_softmax(x), [(64, 130)]),
+    "cross_entropy": (lambda x: F.cross_entropy(x, np.arange(64) % 5, reduction="none"), [(64, 5)]),
+    "cross_entropy_options": (
+        lambda x: F.cross_entropy(x, np.arange(64) % 5, ignore_index=3, label_smoothing=0.1, weight=_WEIGHT),
+        [(64, 5)],
+    ),
+    "layer_norm_affine": (lambda x, w, b: F.layer_norm(x, (4, 33), w, b), [(8, 4, 33), (4, 33), (4, 33)]),
+    "layer_norm": (lambda x: F.layer_norm(x, 96), [(3, 40, 96)]),
+    "gelu": (lambda x: F.gelu(x), [(50, 101)]),
+    "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"), [(50, 101)]),
+    "tanh": (lambda x: x.tanh(), [(50, 101)]),
+    "sigmoid": (lambda x: x.sigmoid(), [(50, 101)]),
+    "relu": (lambda x: x.relu(), [(50, 101)]),
+    "attention": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, causal=True), [(2, 3, 40, 8), (2, 3, 40, 8),
+                                                                              (2, 3, 40, 8)],
+    ),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(CASES))
+def test_fused_path_gives_the_plain_values_and_gradients(device, name, dtype):
+    _engine_or_skip(device)
+    fn, shapes = CASES[name]
+    plain = _run(fn, shapes, device, dtype, fused=False)
+    fused = _run(fn, shapes, device, dtype, fused=True)
+    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    for a, b in zip(plain, fused):
+        assert b.dtype == a.dtype
+        np.testing.assert_allclose(b, a, **tol)
+
+
+def test_the_fused_path_runs_its_kernels(monkeypatch):
+    """Guards the comparison above against comparing the plain path with itself."""
+    _engine_or_skip("cpu")
+    engine = kernels._engine("cpu")
+    called = []
+    real = engine.softmax_backward
+    monkeypatch.setattr(engine, "softmax_backward", lambda *a: called.append(1) or real(*a))
+    _run(CASES["softmax"][0], CASES["softmax"][1], "cpu", np.float32, fused=True)
+    assert called
+    called.clear()
+    _run(CASES["softmax"][0], CASES["softmax"][1], "cpu", np.float32, fused=False)
+    assert not called
+
+
+@pytest.mark.parametrize("p", [0.3, 1.0])
+def test_fused_dropout_draws_the_plain_mask(device, p):
+    _engine_or_skip(device)
+    outs = []
+    for fused in (False, True):
+        mg.manual_seed(3)
+        x = mg.ones(200, 50, device=device)
+        with kernels.settings(enabled=fused, min_size=0):
+            outs.append(F.dropout(x, p).numpy())
+    np.testing.assert_array_equal(outs[1], outs[0])
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: optim.Adam(ps, lr=0.01),
+    lambda ps: optim.Adam(ps, lr=0.01, weight_decay=0.1),
+    lambda ps: optim.AdamW(ps, lr=0.01, weight_decay=0.1),
+], ids=["adam", "adam-l2", "adamw"])
+def test_fused_adam_update_follows_the_plain_one(device, make):
+    _engine_or_skip(device)
+    finals = []
+    for fused in (False, True):
+        w = mg.tensor(np.random.default_rng(0).standard_normal((70, 90)).astype(np.float32), device=device,
+                      requires_grad=True)
+        opt = make([w])
+        with kernels.settings(enabled=fused, min_size=0):
+            for step in range(3):
+                opt.zero_grad()
+                ((w * w).sum() * (step + 1.0)).backward()
+                opt.step()
+        finals.append((w.numpy(), opt.state[w]["exp_avg"].numpy(), opt.state[w]["exp_avg_sq"].numpy()))
+    for a, b in zip(*finals):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)  # float32 rounding of values ~1
+
+
+def test_second_order_gradients_take_the_plain_path():
+    """Under create_graph the backward is Tensor ops: its own gradient must be exact."""
+    x = mg.tensor(np.random.default_rng(1).standard_normal((5, 7)), requires_grad=True)
+    with kernels.settings(min_size=0):
+        assert mg.gradgradcheck(lambda t: F.layer_norm(F.softmax(t).tanh(), 7), (x,))
+
+
+def test_backend_reports_the_engine_and_the_switch_turns_it_off():
+    expected = "numba" if kernels.installed("cpu") else None
+    assert mg.backend.fused_kernels() == expected
+    mg.backend.set_fused(False)
+    try:
+        assert mg.backend.fused_kernels() is None
+        assert kernels.fused(mg.Device("cpu"), np.ones(10**5, np.float32)) is None
+    finally:
+        mg.backend.set_fused(True)
+
+
+def test_minigrad_fused_0_turns_the_kernels_off_at_start():
+    code = "import minigrad as mg; print(mg.backend.fused_kernels())"
+    env = dict(os.environ, MINIGRAD_FUSED="0", PYTHONPATH=os.getcwd())
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "None"
+
+
+def test_small_or_mixed_arrays_run_the_plain_code():
+    _engine_or_skip("cpu")
+    cpu = mg.Device("cpu")
+    assert kernels.fused(cpu, np.ones(kernels.MIN_SIZE - 1, np.float32)) is None
+    assert kernels.fused(cpu, np.ones(kernels.MIN_SIZE, np.float32), np.ones(kernels.MIN_SIZE)) is None
+    assert kernels.fused(cpu, np.ones(kernels.MIN_SIZE, np.int64)) is None
+    assert kernels.fused(cpu, np.ones(kernels.MIN_SIZE, np.float32)) is not None
