@@ -14,12 +14,38 @@ Every kernel takes arrays of one float dtype (``kernels.fused`` checks), of any 
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
 from numba import njit, prange
 
 # reassoc: row sums may be vectorised (summed in another order, as NumPy's pairwise sum is).
-_jit = njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
+_FLAGS = dict(cache=True, fastmath={"reassoc", "contract"})
+
+# Below this many elements a kernel runs on the calling thread: waking the worker threads
+# costs more than the work (and on a loaded machine, far more).
+PARALLEL_MIN = 1 << 16
+
+
+def _renamed(fn, suffix: str):
+    """A copy of ``fn`` under another name: numba keys its on-disk cache by the function's
+    name, not by the compile options, so the two versions of a loop need two names."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix)
+    copy.__qualname__ = fn.__qualname__ + suffix
+    return copy
+
+
+class _jit:
+    """A loop compiled twice on demand, multi-threaded (``prange`` split over threads) and
+    single-threaded (``prange`` as ``range``); a call takes the first by the size of its
+    first array."""
+
+    def __init__(self, loop):
+        self.parallel = njit(parallel=True, **_FLAGS)(loop)
+        self.serial = njit(**_FLAGS)(_renamed(loop, "_serial"))
+
+    def __call__(self, first, *rest):
+        return (self.parallel if first.size >= PARALLEL_MIN else self.serial)(first, *rest)
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_TANH_C = math.sqrt(2.0 / math.pi)
