@@ -26,6 +26,7 @@ import numpy
 
 ENV_FLAG = "MINIGRAD_FUSED"
 ENGINES = {"cpu": ("cpu", "numba"), "cuda": ("cuda", "cupy")}  # device type -> (module, package)
+_DEVICE_OF_XP = {"numpy": "cpu", "cupy": "cuda"}
 
 # Below this many elements the plain NumPy call is as fast as a kernel launch (a few µs).
 MIN_SIZE = 4096
@@ -76,9 +77,9 @@ def _engine(device_type: str) -> ModuleType | None:
 
 
 def fused(device: Any, *arrays: Any) -> ModuleType | None:
-    """The kernel module for ``arrays`` on ``device``, or None when the op should run its
-    plain code: kernels off or not installed, mixed or non-float dtypes, or fewer than
-    ``min_size`` elements in the first array."""
+    """The kernel module for ``arrays`` on ``device`` (a Device or its type, "cpu"/"cuda"),
+    or None when the op should run its plain code: kernels off or not installed, mixed or
+    non-float dtypes, or fewer than ``min_size`` elements in the first array."""
     if not _settings["enabled"] or arrays[0].size < _settings["min_size"]:
         return None
     dtype = arrays[0].dtype
@@ -87,4 +88,10 @@ def fused(device: Any, *arrays: Any) -> ModuleType | None:
     for a in arrays:
         if a.dtype != dtype:
             return None
-    return _engine(device.type)
+    return _engine(getattr(device, "type", device))
+
+
+def fused_for(xp: ModuleType, *arrays: Any) -> ModuleType | None:
+    """``fused`` for code that holds an array module rather than a device (recurrence steps)."""
+    device_type = _DEVICE_OF_XP.get(xp.__name__)
+    return fused(device_type, *arrays) if device_type else None

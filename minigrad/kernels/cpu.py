@@ -271,6 +271,58 @@ def gelu_backward(g, x, approximate: str):
     return out
 
 
+# -- recurrent cells' backward steps (ops/recurrence.py) ---------------------------------
+
+
+@_jit
+def _gru_backward_step(dh, h, r, z, n, gh_n, d_gi, d_gh, dh_direct):
+    hidden = dh.shape[1]
+    for i in prange(dh.shape[0]):
+        for j in range(hidden):
+            d = dh[i, j]
+            da_n = d * (1.0 - z[i, j]) * (1.0 - n[i, j] * n[i, j])
+            da_z = d * (h[i, j] - n[i, j]) * z[i, j] * (1.0 - z[i, j])
+            da_r = da_n * gh_n[i, j] * r[i, j] * (1.0 - r[i, j])
+            d_gi[i, j] = da_r
+            d_gi[i, hidden + j] = da_z
+            d_gi[i, 2 * hidden + j] = da_n
+            d_gh[i, j] = da_r
+            d_gh[i, hidden + j] = da_z
+            d_gh[i, 2 * hidden + j] = da_n * r[i, j]
+            dh_direct[i, j] = d * z[i, j]
+
+
+def gru_backward_step(dh, h, r, z, n, gh_n, d_gi, d_gh):
+    """GRUStep.backward_step: ∂a_n = ∂h'(1 − z)(1 − n²), ∂a_z = ∂h'(h − n) z(1 − z),
+    ∂a_r = ∂a_n gh_n r(1 − r) written into ∂gi = [∂a_r, ∂a_z, ∂a_n] and ∂gh = [∂a_r, ∂a_z,
+    ∂a_n ⊙ r]; returns the direct part of ∂h, ∂h' ⊙ z. One pass instead of about ten."""
+    dh_direct = np.empty(dh.shape, dh.dtype)
+    _gru_backward_step(dh, h, r, z, n, gh_n, d_gi, d_gh, dh_direct)
+    return dh_direct
+
+
+@_jit
+def _lstm_backward_step(dh, dc, c, i_, f, g, o, tanh_c, d_gates, dc_prev):
+    hidden = dh.shape[1]
+    for i in prange(dh.shape[0]):
+        for j in range(hidden):
+            dcj = dc[i, j] + dh[i, j] * o[i, j] * (1.0 - tanh_c[i, j] * tanh_c[i, j])
+            d_gates[i, j] = dcj * g[i, j] * i_[i, j] * (1.0 - i_[i, j])
+            d_gates[i, hidden + j] = dcj * c[i, j] * f[i, j] * (1.0 - f[i, j])
+            d_gates[i, 2 * hidden + j] = dcj * i_[i, j] * (1.0 - g[i, j] * g[i, j])
+            d_gates[i, 3 * hidden + j] = dh[i, j] * tanh_c[i, j] * o[i, j] * (1.0 - o[i, j])
+            dc_prev[i, j] = dcj * f[i, j]
+
+
+def lstm_backward_step(dh, dc, c, i, f, g, o, tanh_c, d_gates):
+    """LSTMStep.backward_step: ∂c' = ∂c + ∂h' o (1 − tanh² c'); ∂a_i = ∂c' g i(1 − i),
+    ∂a_f = ∂c' c f(1 − f), ∂a_g = ∂c' i (1 − g²), ∂a_o = ∂h' tanh c' o(1 − o) written into
+    ∂gates = [∂a_i, ∂a_f, ∂a_g, ∂a_o]; returns ∂c = ∂c' ⊙ f. One pass instead of about twelve."""
+    dc_prev = np.empty(dh.shape, dh.dtype)
+    _lstm_backward_step(dh, dc, c, i, f, g, o, tanh_c, d_gates, dc_prev)
+    return dc_prev
+
+
 # -- dropout (ops/dropout.py) -------------------------------------------------------------
 
 

@@ -157,6 +157,53 @@ def gelu_backward(g, x, approximate: str):
     return _gelu_backward(g, x, approximate == "tanh")
 
 
+# -- recurrent cells' backward steps --------------------------------------------------------
+
+_gru_backward_step = cp.ElementwiseKernel(
+    "T dh, T h, T r, T z, T n, T gh_n, int64 hidden", "T dh_direct, raw T d_gi, raw T d_gh",
+    """
+    const long long row = i / hidden, j = i % hidden, at = row * 3 * hidden + j;
+    const T da_n = dh * (1 - z) * (1 - n * n);
+    const T da_z = dh * (h - n) * z * (1 - z);
+    const T da_r = da_n * gh_n * r * (1 - r);
+    d_gi[at] = da_r; d_gi[at + hidden] = da_z; d_gi[at + 2 * hidden] = da_n;
+    d_gh[at] = da_r; d_gh[at + hidden] = da_z; d_gh[at + 2 * hidden] = da_n * r;
+    dh_direct = dh * z;
+    """,
+    "minigrad_gru_backward_step",
+)
+
+
+def gru_backward_step(dh, h, r, z, n, gh_n, d_gi, d_gh):
+    """GRU backward step (formulas as ``kernels.cpu.gru_backward_step``); d_gi and d_gh are
+    row blocks of C-contiguous buffers, written in place."""
+    out = cp.empty(dh.shape, dh.dtype)
+    _gru_backward_step(dh, h, r, z, n, gh_n, dh.shape[-1], out, d_gi, d_gh)
+    return out
+
+
+_lstm_backward_step = cp.ElementwiseKernel(
+    "T dh, T dc, T c, T ig, T f, T g, T o, T tanh_c, int64 hidden", "T dc_prev, raw T d_gates",
+    """
+    const long long row = i / hidden, j = i % hidden, at = row * 4 * hidden + j;
+    const T dcj = dc + dh * o * (1 - tanh_c * tanh_c);
+    d_gates[at] = dcj * g * ig * (1 - ig);
+    d_gates[at + hidden] = dcj * c * f * (1 - f);
+    d_gates[at + 2 * hidden] = dcj * ig * (1 - g * g);
+    d_gates[at + 3 * hidden] = dh * tanh_c * o * (1 - o);
+    dc_prev = dcj * f;
+    """,
+    "minigrad_lstm_backward_step",
+)
+
+
+def lstm_backward_step(dh, dc, c, i, f, g, o, tanh_c, d_gates):
+    """LSTM backward step (formulas as ``kernels.cpu.lstm_backward_step``), in place into d_gates."""
+    out = cp.empty(dh.shape, dh.dtype)
+    _lstm_backward_step(dh, dc, c, i, f, g, o, tanh_c, dh.shape[-1], out, d_gates)
+    return out
+
+
 # -- dropout and the Adam update -------------------------------------------------------------
 
 _dropout_multiplier = cp.ElementwiseKernel(

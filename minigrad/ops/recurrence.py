@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..autograd import Function, grad, is_grad_enabled
+from ..kernels import fused_for
 from .elementwise import SigmoidGrad, TanhGrad, sigmoid_array
 from .shape import Chunk, Concat
 
@@ -154,6 +155,9 @@ class GRUStep:
     def backward_step(self, xp, d_new, prev, new, saved, d_gi, d_gh) -> tuple:
         (dh,), (h,) = d_new, prev
         r, z, n, gh_n = saved
+        k = fused_for(xp, dh, h, r, z, n, gh_n)
+        if k is not None:  # the same formulas in one pass (minigrad.kernels)
+            return (k.gru_backward_step(dh, h, r, z, n, gh_n, d_gi, d_gh),)
         da_r, da_z, da_n = chunk(ArrayMath, d_gi, 3)
         dgh_rz, dgh_n = ArrayMath.split(d_gh, (2 * dh.shape[-1], dh.shape[-1]))
         xp.multiply(dh * (1 - z), TanhGrad.local(n), out=da_n)
@@ -184,6 +188,9 @@ class LSTMStep:
     def backward_step(self, xp, d_new, prev, new, saved, d_gi, d_gh) -> tuple:
         (dh, dc), (_, c) = d_new, prev
         i, f, g, o, tanh_c = saved
+        k = fused_for(xp, dh, dc, c, i, f, g, o, tanh_c)
+        if k is not None:  # the same formulas in one pass (minigrad.kernels); ∂gh is ∂gi
+            return (None, k.lstm_backward_step(dh, dc, c, i, f, g, o, tanh_c, d_gi))
         dc = dc + dh * o * TanhGrad.local(tanh_c)
         da_i, da_f, da_g, da_o = chunk(ArrayMath, d_gi, 4)
         xp.multiply(dc * g, SigmoidGrad.local(i), out=da_i)

@@ -34,6 +34,14 @@ def _run(fn, shapes, device, dtype, fused, seed=0):
 
 _WEIGHT = np.array([1.0, 2.0, 0.5, 1.5, 1.0])
 
+
+def _recurrent(layer, x):
+    """A two-layer bidirectional layer of x's dtype and device (the same weights on each path)."""
+    mg.manual_seed(0)
+    rnn = layer(12, 40, num_layers=2, bidirectional=True, batch_first=True).to(x.device)
+    rnn = rnn.double() if x.dtype == mg.float64 else rnn
+    return rnn(x)[0]
+
 CASES = {
     "softmax": (lambda x: F.softmax(x), [(64, 130)]),
     "log_softmax": (lambda x: F.log_softmax(x), [(64, 130)]),
@@ -49,6 +57,8 @@ CASES = {
     "tanh": (lambda x: x.tanh(), [(50, 101)]),
     "sigmoid": (lambda x: x.sigmoid(), [(50, 101)]),
     "relu": (lambda x: x.relu(), [(50, 101)]),
+    "gru": (lambda x: _recurrent(mg.nn.GRU, x), [(2, 50, 12)]),
+    "lstm": (lambda x: _recurrent(mg.nn.LSTM, x), [(2, 50, 12)]),
     "attention": (
         lambda q, k, v: F.scaled_dot_product_attention(q, k, v, causal=True), [(2, 3, 40, 8), (2, 3, 40, 8),
                                                                               (2, 3, 40, 8)],

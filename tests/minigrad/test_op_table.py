@@ -46,7 +46,7 @@ TABLE = [
 # Functions with a fused kernel (minigrad.kernels): their rows run on both paths.
 FUSED = {
     ops.Softmax, ops.MaskedSoftmax, ops.LogSoftmax, ops.SoftmaxCrossEntropy, ops.LayerNorm, ops.Attention,
-    ops.TanhGrad, ops.SigmoidGrad, ops.Tanh, ops.Sigmoid, ops.Relu, ops.Gelu,
+    ops.TanhGrad, ops.SigmoidGrad, ops.Tanh, ops.Sigmoid, ops.Relu, ops.Gelu, ops.Recurrence,
 }
 PATHS = [
     pytest.param(case, path, marks=case.marks, id=f"{case.name}-{path}")
