@@ -103,6 +103,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dropout", type=float, default=d["dropout"])
     p.add_argument("--no-copy", dest="copy", action="store_false", help="turn the copy mechanism off")
     p.add_argument("--coverage", type=float, default=d["coverage"], help="rnn: coverage loss weight (0: off)")
+    p.add_argument("--label-smoothing", type=float, default=d["label_smoothing"],
+                   help="rnn/transformer: label smoothing epsilon (0: off)")
     p.add_argument("--seed", type=int, default=d["seed"])
     p.add_argument("--max-train", type=int, help="use only the first N training pairs")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
@@ -112,7 +114,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     _device(args.device)
     given = vars(args)
-    model = ModelConfig(**{k: v for k, v in given.items() if k in _MODEL_FIELDS})
+    try:
+        model = ModelConfig(**{k: v for k, v in given.items() if k in _MODEL_FIELDS})
+    except ValueError as e:
+        raise UserError(str(e)) from None
     cfg = TrainConfig(**{k: v for k, v in given.items() if k in _TRAIN_FIELDS}, model=model)
     result = train(cfg)
     if result.interrupted:

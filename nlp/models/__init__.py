@@ -33,7 +33,8 @@ class ModelConfig:
     """Architecture settings. ``hidden_size`` is the GRU size (rnn) or d_model
     (transformer); ``layers``, ``heads`` and ``ff_size`` are for the transformer;
     ``clause_end_ids`` (the punctuation tokens' ids) for the clause model;
-    ``coverage`` weighs the rnn's coverage loss (0: off)."""
+    ``coverage`` weighs the rnn's coverage loss (0: off); ``label_smoothing`` is the
+    seq2seq models' ε (:func:`nlp.models.copying.summary_loss`)."""
 
     model: str = "rnn"
     vocab_size: int = 0
@@ -47,10 +48,13 @@ class ModelConfig:
     max_positions: int = 512
     clause_end_ids: list[int] = field(default_factory=list)
     coverage: float = 0.0
+    label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_TYPES:
             raise ValueError(f"model must be one of {MODEL_TYPES}, got {self.model!r}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,7 +76,8 @@ def build_model(cfg: ModelConfig) -> nn.Module:
         raise ValueError(f"vocab_size must cover the 4 special tokens and more, got {cfg.vocab_size}")
     if cfg.model == "rnn":
         return RNNSummarizer(
-            cfg.vocab_size, cfg.emb_dim, cfg.hidden_size, cfg.dropout, cfg.copy, cfg.coverage
+            cfg.vocab_size, cfg.emb_dim, cfg.hidden_size, cfg.dropout, cfg.copy, cfg.coverage,
+            cfg.label_smoothing,
         )
     if cfg.model == "clause":
         return ClauseExtractor(cfg.vocab_size, cfg.clause_end_ids, cfg.emb_dim, cfg.hidden_size, cfg.dropout)
@@ -80,5 +85,5 @@ def build_model(cfg: ModelConfig) -> nn.Module:
 
     return TransformerSummarizer(
         cfg.vocab_size, cfg.hidden_size, cfg.heads, cfg.layers, cfg.ff_size, cfg.dropout, cfg.copy,
-        cfg.max_positions,
+        cfg.max_positions, cfg.label_smoothing,
     )

@@ -20,7 +20,10 @@ import minigrad as mg
 import minigrad.functional as F
 from minigrad import Tensor
 
-__all__ = ["copy_nll", "vocab_nll", "extended_log_probs", "masked_attention", "coverage_penalty"]
+from ..data import Batch
+
+__all__ = ["copy_nll", "vocab_nll", "summary_loss", "uniform_ce", "extended_log_probs", "masked_attention",
+           "coverage_penalty"]
 
 EPS = 1e-9  # keeps log finite where the reference token has no probability mass yet
 _NEG = -1e9
@@ -82,6 +85,29 @@ def vocab_nll(logits: Tensor, tgt_out: np.ndarray, label_smoothing: float = 0.0)
     return F.cross_entropy(
         logits.reshape(B * T, V), tgt_out.reshape(-1), ignore_index=0, label_smoothing=label_smoothing
     )
+
+
+def uniform_ce(logits: Tensor, tgt_mask: np.ndarray) -> Tensor:
+    """Mean over real target steps of −(1/V) Σ_w log P_vocab(w): the cross-entropy of the
+    vocabulary distribution against the uniform one, label smoothing's second term."""
+    per_step = -F.log_softmax(logits, axis=-1).mean(axis=-1)
+    return (per_step * _const(tgt_mask, logits)).sum() * (1.0 / max(int(tgt_mask.sum()), 1))
+
+
+def summary_loss(
+    logits: Tensor, attn: Tensor | None, p_gen: Tensor | None, batch: Batch, label_smoothing: float = 0.0
+) -> Tensor:
+    """A seq2seq model's training loss: the NLL of the references under the copy mixture
+    (or under ``P_vocab`` without copy, ``p_gen`` None), with label smoothing ε mixing in
+    :func:`uniform_ce`: ``(1 − ε)·NLL + ε·uniform_ce``. Without copy this equals
+    ``F.cross_entropy(..., label_smoothing=ε)``; with copy the smoothing mass goes to the
+    vocabulary distribution only (the extended distribution is never built in training)."""
+    if p_gen is None:
+        return vocab_nll(logits, batch.tgt_out, label_smoothing)
+    loss = copy_nll(logits, attn, p_gen, batch.src_ext, batch.tgt_out_ext, batch.tgt_mask)
+    if not label_smoothing:
+        return loss
+    return loss * (1.0 - label_smoothing) + uniform_ce(logits, batch.tgt_mask) * label_smoothing
 
 
 def extended_log_probs(

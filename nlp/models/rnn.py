@@ -44,11 +44,13 @@ class RNNSummarizer(nn.Module):
         dropout: float = 0.2,
         copy: bool = True,
         coverage: float = 0.0,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
         if hidden_size % 2:
             raise ValueError(f"hidden_size must be even (two encoder directions), got {hidden_size}")
         self.vocab_size, self.copy, self.coverage = vocab_size, copy, coverage
+        self.label_smoothing = label_smoothing
         H = hidden_size
         self.embedding = nn.Embedding(vocab_size, emb_dim, padding_idx=Vocab.pad_id)
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
@@ -101,10 +103,7 @@ class RNNSummarizer(nn.Module):
     def forward(self, batch: Batch) -> Tensor:
         """The training loss of a batch: mean NLL per target token (teacher forcing)."""
         logits, attn, p_gen = self.teacher_forced(batch.src, batch.src_mask, batch.tgt_in)
-        if not self.copy:
-            loss = copying.vocab_nll(logits, batch.tgt_out)
-        else:
-            loss = copying.copy_nll(logits, attn, p_gen, batch.src_ext, batch.tgt_out_ext, batch.tgt_mask)
+        loss = copying.summary_loss(logits, attn, p_gen, batch, self.label_smoothing)
         if self.coverage:
             loss = loss + self.coverage * copying.coverage_penalty(attn, batch.tgt_mask)
         return loss

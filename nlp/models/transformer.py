@@ -43,9 +43,11 @@ class TransformerSummarizer(nn.Module):
         dropout: float = 0.1,
         copy: bool = True,
         max_positions: int = 512,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
         self.vocab_size, self.copy, self.d_model = vocab_size, copy, d_model
+        self.label_smoothing = label_smoothing
         self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=Vocab.pad_id)
         nn.init.normal_(self.embedding.weight, std=d_model**-0.5)
         self.embedding.weight.data[Vocab.pad_id] = 0
@@ -92,9 +94,7 @@ class TransformerSummarizer(nn.Module):
     def forward(self, batch: Batch) -> Tensor:
         """The training loss of a batch: mean NLL per target token (teacher forcing)."""
         logits, attn, p_gen = self.teacher_forced(batch.src, batch.src_mask, batch.tgt_in)
-        if not self.copy:
-            return copying.vocab_nll(logits, batch.tgt_out)
-        return copying.copy_nll(logits, attn, p_gen, batch.src_ext, batch.tgt_out_ext, batch.tgt_mask)
+        return copying.summary_loss(logits, attn, p_gen, batch, self.label_smoothing)
 
     def start_decoding(self, src, src_mask, src_ext, max_oov: int) -> dict[str, Any]:
         return {"memory": self.encode(src, src_mask), "src_mask": src_mask, "src_ext": src_ext,

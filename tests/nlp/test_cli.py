@@ -141,3 +141,9 @@ def test_demo_trains_and_compares_with_lead(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--steps", "30", "--show", "2"]) == 0
     out = capsys.readouterr().out
     assert out.count("reference:") == 2 and "Lead (first sentence)" in out and "model, beam 4" in out
+
+
+def test_label_smoothing_outside_0_1_stops_training_with_one_line(tmp_path, capsys):
+    code = main(["train", "--data", str(DEMO_CORPUS), "--out", str(tmp_path / "m"),
+                 "--label-smoothing", "1.5", *TINY])
+    assert code == 2 and "error: label_smoothing must be in [0, 1), got 1.5" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import minigrad as mg
 from minigrad import nn
 from nlp.data import batches, encode_pairs
 from nlp.models import ModelConfig, build_model
-from nlp.models.copying import copy_nll, extended_log_probs
+from nlp.models.copying import copy_nll, extended_log_probs, uniform_ce
 from nlp.models.padded import run_padded
 from nlp.tokenizer import Tokenizer
 from nlp.vocab import Vocab
@@ -209,3 +209,38 @@ def test_coverage_penalty_counts_attention_spent_twice():
 def test_model_folders_from_before_the_rename_load_their_clause_model():
     cfg = ModelConfig.from_dict({"model": "extractive", "vocab_size": 50, "clause_end_ids": [7]})
     assert cfg.model == "clause" and cfg.clause_end_ids == [7]
+
+
+def test_label_smoothing_mixes_the_uniform_cross_entropy_into_the_copy_loss():
+    rng = np.random.default_rng(1)
+    B, T, V = 2, 3, 6
+    tmask = np.array([[True, True, True], [True, False, False]])
+    logits = mg.tensor(rng.standard_normal((B, T, V)), requires_grad=True)
+    assert mg.gradcheck(lambda lg: uniform_ce(lg, tmask), [logits])
+    logp = logits.numpy() - np.log(np.exp(logits.numpy()).sum(-1, keepdims=True))
+    assert uniform_ce(logits, tmask).item() == pytest.approx(-logp.mean(-1)[tmask].mean(), rel=1e-9)
+    vocab, batch = _data()
+    model = _model("rnn", vocab)
+    model.eval()
+    plain = model(batch).item()
+    model.label_smoothing = 0.1
+    logits, _, _ = model.teacher_forced(batch.src, batch.src_mask, batch.tgt_in)
+    expected = 0.9 * plain + 0.1 * uniform_ce(logits, batch.tgt_mask).item()
+    assert model(batch).item() == pytest.approx(expected, rel=1e-5) and expected != pytest.approx(plain)
+
+
+def test_label_smoothing_without_copy_is_pytorchs_cross_entropy_smoothing():
+    vocab, batch = _data()
+    model = _model("transformer", vocab, copy=False, label_smoothing=0.2)
+    model.eval()
+    logits, _, _ = model.teacher_forced(batch.src, batch.src_mask, batch.tgt_in)
+    B, T, V = logits.shape
+    expected = mg.functional.cross_entropy(logits.reshape(B * T, V), batch.tgt_out.reshape(-1),
+                                           ignore_index=0, label_smoothing=0.2)
+    assert model(batch).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("eps", [-0.1, 1.0])
+def test_label_smoothing_outside_0_1_is_a_clear_error(eps):
+    with pytest.raises(ValueError, match=f"label_smoothing must be in \\[0, 1\\), got {eps}"):
+        ModelConfig(label_smoothing=eps)
