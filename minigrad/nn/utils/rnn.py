@@ -47,11 +47,11 @@ def _lengths(lengths: Any) -> np.ndarray:
 def _check_lengths(lengths: np.ndarray, x: Tensor, batch_first: bool, enforce_sorted: bool) -> None:
     steps, batch = (x.shape[1], x.shape[0]) if batch_first else (x.shape[0], x.shape[1])
     layout = "(batch, seq, *)" if batch_first else "(seq, batch, *)"
-    where_ = f"input of shape {tuple(x.shape)} read as {layout} (batch_first={batch_first})"
+    described = f"input of shape {tuple(x.shape)} read as {layout} (batch_first={batch_first})"
     if len(lengths) != batch:
         raise ValueError(
-            f"pack_padded_sequence: got {len(lengths)} lengths for a batch of {batch} sequences ({where_}); "
-            "give one length per sequence, or check batch_first"
+            f"pack_padded_sequence: got {len(lengths)} lengths for a batch of {batch} sequences "
+            f"({described}); give one length per sequence, or check batch_first"
         )
     if (lengths <= 0).any():
         raise ValueError(
@@ -60,7 +60,7 @@ def _check_lengths(lengths: np.ndarray, x: Tensor, batch_first: bool, enforce_so
         )
     if (lengths > steps).any():
         raise ValueError(
-            f"pack_padded_sequence: lengths {lengths.tolist()} exceed the padded length {steps} ({where_})"
+            f"pack_padded_sequence: lengths {lengths.tolist()} exceed the padded length {steps} ({described})"
         )
     if enforce_sorted and (np.diff(lengths) > 0).any():
         raise ValueError(
