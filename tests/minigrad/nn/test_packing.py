@@ -278,3 +278,21 @@ def test_state_on_another_device_names_both(device):
     layer = nn.GRU(3, 4).to(device)
     with pytest.raises(RuntimeError, match=r"^GRU\(3, 4\): hx is on cpu but the input is on cuda"):
         layer(mg.zeros(5, 2, 3, device=device), mg.zeros(1, 2, 4))
+
+
+def test_pad_packed_sequence_refuses_a_total_length_shorter_than_the_longest_sequence():
+    packed = pack_padded_sequence(mg.zeros(5, 3, 2), [5, 4, 2])
+    with pytest.raises(ValueError, match=r"pad_packed_sequence: total_length=4 is shorter than the longest "
+                                         r"sequence \(5 steps\)"):
+        pad_packed_sequence(packed, total_length=4)
+
+
+def test_pad_packed_sequence_needs_a_packed_sequence():
+    with pytest.raises(TypeError, match=r"pad_packed_sequence: expected a PackedSequence, got Tensor"):
+        pad_packed_sequence(mg.zeros(5, 3, 2))
+
+
+def test_lengths_must_be_integers():
+    with pytest.raises(ValueError, match=r"lengths must be a 1-D sequence of integers, got float64 of "
+                                         r"shape \(2,\)"):
+        pack_padded_sequence(mg.zeros(5, 2, 3), [5.0, 2.0])
