@@ -43,12 +43,12 @@ def log_softmax_backward(out, g):
 
 
 _cross_entropy_backward = cp.ElementwiseKernel(
-    "T p, raw int64 target, raw T kept, raw T w, T w_sum, T eps, raw T grad, int64 n_classes",
+    "T p, raw int64 target, raw T kept, raw T w, raw T w_sum, T eps, raw T grad, int64 n_classes",
     "T out",
     """
     const long long row = i / n_classes, col = i % n_classes;
     const long long t = target[row];
-    const T mass = kept[row] * ((1 - eps) * w[t] + eps / n_classes * w_sum);
+    const T mass = kept[row] * ((1 - eps) * w[t] + eps / n_classes * w_sum[0]);
     T q = kept[row] * eps / n_classes * w[col];
     if (col == t) q += kept[row] * (1 - eps) * w[t];
     out = (p * mass - q) * grad[row];
@@ -61,9 +61,9 @@ def cross_entropy_backward(probs, target, kept, class_weight, smoothing, grad):
     """q_i = kept_i((1 − ε) w_{t_i} onehot(t_i) + (ε/C) w);  ∂L/∂x_i = g_i((Σ_c q_ic) softmax(x_i) − q_i)."""
     n_classes = probs.shape[1]
     w = class_weight if class_weight is not None else cp.ones(n_classes, dtype=probs.dtype)
-    t = probs.dtype.type
-    return _cross_entropy_backward(probs, target.astype(cp.int64, copy=False), kept, w, t(w.sum()),
-                                   t(smoothing), grad, n_classes)
+    w_sum = w.sum().reshape(1)  # stays on the device: reading it would wait for the GPU
+    return _cross_entropy_backward(probs, target.astype(cp.int64, copy=False), kept, w, w_sum,
+                                   probs.dtype.type(smoothing), grad, n_classes)
 
 
 # -- layer norm ----------------------------------------------------------------------------
