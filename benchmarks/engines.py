@@ -2,11 +2,12 @@
 the ops run without the ``fast`` extra), numexpr (multi-threaded elementwise expressions;
 row reductions stay NumPy calls) and numba (the kernels minigrad ships), timed side by side.
 
-    python -m benchmarks.engines [--threads N] [--clock cpu|wall] [--repeats 7]
+    python -m benchmarks.engines [--threads N] [--clock cpu|wall] [--repeats 7] [--smoke]
 
 Sizes are those of the transformer benchmark (16 × 128 tokens, d 256, FFN 1024, 4 heads) and
-of its parameter count for the optimizer update. Prints ms per call (median of the repeats)
-and each engine's ratio to NumPy.
+of its parameter count for the optimizer update (``--smoke``: 1/16 of the rows, one repeat).
+Each engine's result is first checked against NumPy's; then prints ms per call (median of the
+repeats) and each engine's ratio to NumPy.
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ import numpy as np
 from minigrad.ops.elementwise import erf_array
 
 
-def _numpy_cases(rng: np.random.Generator) -> dict[str, tuple[Callable, tuple]]:
+def _numpy_cases(rng: np.random.Generator, rows: int) -> dict[str, tuple[Callable, tuple]]:
     f32 = np.float32
-    g = rng.standard_normal((2048, 1024)).astype(f32)
-    y = np.tanh(rng.standard_normal((2048, 1024)).astype(f32))
-    probs = rng.random((16 * 4 * 128, 128)).astype(f32)
+    g = rng.standard_normal((rows, 1024)).astype(f32)
+    y = np.tanh(rng.standard_normal((rows, 1024)).astype(f32))
+    probs = rng.random((4 * rows, 128)).astype(f32)
     gp = rng.standard_normal(probs.shape).astype(f32)
-    x = rng.standard_normal((2048, 256)).astype(f32)
+    x = rng.standard_normal((rows, 256)).astype(f32)
     w, b = np.ones(256, f32), np.zeros(256, f32)
-    params = [np.abs(rng.standard_normal(800_000)).astype(f32) for _ in range(4)]
+    params = [np.abs(rng.standard_normal(rows * 390)).astype(f32) for _ in range(4)]
 
     def tanh_grad(g, y):
         return g * (1 - y * y)
@@ -92,10 +93,20 @@ def _numba_cases() -> dict[str, Callable]:
         "tanh backward 2048x1024": cpu.tanh_grad,
         "gelu (erf) 2048x1024": lambda x: cpu.gelu(x, "none"),
         "softmax backward 8192x128": cpu.softmax_backward,
-        "layer norm 2048x256": lambda x, w, b: cpu.layer_norm_forward(x, w, b, 256, 1e-5),
+        "layer norm 2048x256": lambda x, w, b: cpu.layer_norm_forward(x, w, b, 256, 1e-5)[0],
         "adam update 800k": lambda p, g, m, v: cpu.adam_update(p, g, m, v, 0.01, 0.9, 0.999, 1e-8, 0.0, False,
                                                               0.01, 0.5),
     }
+
+
+def _check(case: str, engine: str, plain: Callable, fn: Callable, inputs: tuple) -> None:
+    """The engine computes what NumPy computes (in-place updates: on copies of the inputs)."""
+    mine, theirs = tuple(a.copy() for a in inputs), tuple(a.copy() for a in inputs)
+    expected, got = plain(*theirs), fn(*mine)
+    if expected is None:  # an in-place update: compare what it updated
+        expected, got = theirs, mine
+    if not np.allclose(np.asarray(got), np.asarray(expected), rtol=1e-4, atol=1e-5):
+        raise AssertionError(f"{engine} does not compute {case} as NumPy does")
 
 
 def _time(fn: Callable, args: tuple, clock: Callable[[], float], repeats: int, calls: int = 10) -> float:
@@ -114,7 +125,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None, help="engine threads (default: all cores)")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--smoke", action="store_true", help="1/16 of the sizes, one repeat")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.repeats = 1
     clock = time.perf_counter if args.clock == "wall" else time.process_time
     engines: dict[str, dict[str, Callable | None]] = {}
     try:
@@ -133,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         engines[f"numba {numba.__version__}"] = _numba_cases()
     except ImportError:
         print("numba: not installed")
-    cases = _numpy_cases(np.random.default_rng(0))
+    cases = _numpy_cases(np.random.default_rng(0), 128 if args.smoke else 2048)
     names = list(engines)
     print(f"ms per call, {args.clock} clock, threads={args.threads or 'default'}, median of {args.repeats}")
     print(f"{'computation':28s} {'numpy':>8s} " + " ".join(f"{n:>22s}" for n in names))
@@ -145,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
             if fn is None:
                 cells.append(f"{'n/a':>22s}")
                 continue
+            _check(case, name, plain, fn, inputs)
             ms = _time(fn, inputs, clock, args.repeats)
             cells.append(f"{ms:8.2f} ({base / ms:4.1f}x faster)")
         print(f"{case:28s} {base:8.2f} " + " ".join(cells))

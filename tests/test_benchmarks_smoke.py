@@ -83,3 +83,11 @@ def test_distributed_scaling_benchmark_runs_both_ways_and_draws_the_curves(tmp_p
     assert result["loss_gap_max"] < 0.05 * result["loss_first"]
     assert (tmp_path / "d.png").stat().st_size > 10_000
     assert "speed-up:" in capsys.readouterr().out
+
+
+def test_engine_comparison_checks_every_engine_against_numpy(capsys):
+    from benchmarks import engines
+
+    engines.main(["--smoke", "--clock", "cpu"])  # raises AssertionError if an engine disagrees
+    rows = [line for line in capsys.readouterr().out.splitlines() if "x faster" in line or "n/a" in line]
+    assert len(rows) == 5

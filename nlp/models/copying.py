@@ -117,9 +117,8 @@ def extended_log_probs(
     (N, V + max_oov): ``logits`` (N, V), ``attn`` (N, S), ``p_gen`` (N, 1). Without copy
     (``attn`` None) the OOV ids get probability 0."""
     xp = logits.device.xp
-    z = logits.data - logits.data.max(axis=-1, keepdims=True)
-    p_vocab = xp.exp(z)
-    p_vocab /= p_vocab.sum(axis=-1, keepdims=True)
+    with mg.no_grad():
+        p_vocab = F.softmax(logits, axis=-1).data
     N, V = p_vocab.shape
     dist = xp.zeros((N, V + max_oov), dtype=p_vocab.dtype)
     if attn is None:
