@@ -17,7 +17,8 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_TANH_C = math.sqrt(2.0 / math.pi)
 
 # Σ_j a_j b_j over the reduced axis (for a row's g·y and its layer-norm sums).
-_dot = cp.ReductionKernel("T a, T b", "T s", "a * b", "x + y", "s = a", "0", "minigrad_dot")
+# (In a ReductionKernel, a and b name the two partial results being combined.)
+_dot = cp.ReductionKernel("T u, T v", "T s", "u * v", "a + b", "s = a", "0", "minigrad_dot")
 
 
 # -- softmax family ------------------------------------------------------------------------
