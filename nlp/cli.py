@@ -259,13 +259,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_train_args(command("train", cmd_train, "train a summariser"))
     p = command("evaluate", cmd_evaluate, "score a model against Lead and TextRank")
-    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--model", required=True, action="append", metavar="FOLDER",
+                   help="model folder; repeat (--model A --model B) to decode with an ensemble")
     p.add_argument("--data", required=True, help="JSON Lines pairs to score on")
     _add_search_args(p)
     p.add_argument("--limit", type=int, help="score only the first N pairs")
     p = command("summarize", cmd_summarize, "summarise a text (argument, --file or stdin) or a "
                 "JSON Lines file (--input)")
-    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--model", required=True, action="append", metavar="FOLDER",
+                   help="model folder; repeat (--model A --model B) to decode with an ensemble")
     p.add_argument("text", nargs="?", help="the text (default: read stdin)")
     p.add_argument("--file", help="read the text from this UTF-8 file")
     p.add_argument("--input", help="JSON Lines file of {\"text\": ...} rows to summarise (-: stdin)")

@@ -14,19 +14,14 @@ import numpy as np
 
 from minigrad import nn
 
-from .checkpoint import ModelMeta, load_model
+from .checkpoint import ModelDirError, ModelMeta, load_model
 from .data import batches, collate, encode_pairs
 from .decoding import SearchConfig, generate, inference
+from .ensemble import Ensemble
 from .tokenizer import Tokenizer
 from .vocab import Vocab
 
-__all__ = ["Summarizer", "Explanation", "EmptyTextError", "TruncationWarning", "BEAM_LENGTH_PENALTY"]
-
-
-# Beam search ranks finished summaries by log-probability / length**α. With α = 1 the LCSTS
-# models' beams stopped short (13-15 characters against the references' 18); α = 1.2 was the
-# best setting across three checkpoints on LCSTS dev (docs/summariser.md, "What was tried").
-BEAM_LENGTH_PENALTY = 1.2
+__all__ = ["Summarizer", "Explanation", "EmptyTextError", "TruncationWarning"]
 
 
 class EmptyTextError(ValueError):
@@ -59,20 +54,27 @@ class Summarizer:
         self.tokenizer = Tokenizer(meta.tokenizer)
 
     @classmethod
-    def load(cls, folder: str | os.PathLike, device: Any = None) -> Summarizer:
-        """Load the best model saved in ``folder`` (see :mod:`nlp.checkpoint`)."""
-        return cls(*load_model(folder, device))
+    def load(cls, folder: str | os.PathLike | Sequence[str | os.PathLike], device: Any = None) -> Summarizer:
+        """Load the best model saved in ``folder`` (see :mod:`nlp.checkpoint`). Given
+        several folders, their models decode as one :class:`nlp.ensemble.Ensemble`; they
+        must share vocabulary, tokenizer and source length."""
+        if isinstance(folder, (str, os.PathLike)):
+            return cls(*load_model(folder, device))
+        loaded = [load_model(f, device) for f in folder]
+        if len(loaded) == 1:
+            return cls(*loaded[0])
+        _check_ensemble([str(f) for f in folder], [meta for _, _, meta in loaded])
+        (_, vocab, meta) = loaded[0]
+        return cls(Ensemble([model for model, _, _ in loaded]), vocab, meta)
 
     def search_config(self, beam_size: int = 1, **options: Any) -> SearchConfig:
         """Decoding settings: at most the training summary length (a whole clause for
-        the clause model); with beam search, no repeated bigrams and the length penalty
-        :data:`BEAM_LENGTH_PENALTY` for the abstractive models (greedy decodes as
+        the clause model), no repeated bigrams with beam search (greedy decodes as
         trained)."""
         picks_a_clause = self.meta.model.model == "clause"
         longest = self.meta.max_src_len if picks_a_clause else self.meta.max_tgt_len
         defaults = {"max_length": longest, "min_length": 1, "beam_size": beam_size,
-                    "no_repeat_ngram_size": 2 if beam_size > 1 else 0,
-                    "length_penalty": 1.0 if picks_a_clause else BEAM_LENGTH_PENALTY}
+                    "no_repeat_ngram_size": 2 if beam_size > 1 else 0}
         return SearchConfig(**{**defaults, **options})
 
     def summarize(
@@ -111,6 +113,9 @@ class Summarizer:
         output token, the attention over the source tokens and (copy model) the
         probability that it copied. ``beam_size`` and ``options`` as for
         :meth:`summarize`, whose summary this is."""
+        if isinstance(self.model, Ensemble):
+            raise ValueError("explain shows what one model read: load a single model folder, not an "
+                             "ensemble")
         if not hasattr(self.model, "teacher_forced"):
             raise ValueError(f"explain needs a model that attends to the text while it writes (rnn or "
                              f"transformer); this one is a {self.meta.model.model!r} model")
@@ -152,3 +157,21 @@ def _check_texts(texts: list) -> None:
         if not isinstance(text, str) or not text.strip():
             where = "the text" if len(texts) == 1 else f"text {i + 1}"
             raise EmptyTextError(f"{where} is empty or only whitespace: nothing to summarise")
+
+
+def _check_ensemble(folders: list[str], metas: list[ModelMeta]) -> None:
+    """Members must read and write the same ids: same vocabulary, tokenizer and source
+    length, and all of them seq2seq models."""
+    first = metas[0]
+    for folder, meta in zip(folders, metas):
+        if meta.model.model == "clause":
+            raise ModelDirError(f"{folder} holds a clause model, which cannot join an ensemble of "
+                                "summarisers (it picks a clause rather than writing a summary)")
+        same = (meta.vocab_fingerprint, meta.tokenizer, meta.max_src_len) == (
+            first.vocab_fingerprint, first.tokenizer, first.max_src_len)
+        if not same:
+            raise ModelDirError(
+                f"{folder} and {folders[0]} cannot decode together: an ensemble needs the same vocabulary "
+                f"(fingerprints {meta.vocab_fingerprint} and {first.vocab_fingerprint}), tokenizer and "
+                "--max-src-len; train the models on the same data with the same vocabulary settings"
+            )

@@ -169,15 +169,3 @@ def test_bad_search_settings_are_usage_errors(tiny_model, capsys, args, message)
         main(["summarize", "--model", str(tiny_model), *args, TEXTS[0]])
     assert exit_.value.code == 2 and message in capsys.readouterr().err
 
-
-def test_beam_search_defaults_to_the_measured_length_penalty_greedy_and_clauses_do_not(tiny_model):
-    from dataclasses import replace
-
-    from nlp.summarizer import BEAM_LENGTH_PENALTY
-
-    summarizer = Summarizer.load(tiny_model)
-    assert summarizer.search_config(4).length_penalty == BEAM_LENGTH_PENALTY != 1.0
-    assert summarizer.search_config(4, length_penalty=0.8).length_penalty == 0.8
-    clause = Summarizer(summarizer.model, summarizer.vocab,
-                        replace(summarizer.meta, model=replace(summarizer.meta.model, model="clause")))
-    assert clause.search_config(4).length_penalty == 1.0
