@@ -14,10 +14,18 @@ Every kernel takes arrays of one float dtype (``kernels.fused`` checks), of any 
 from __future__ import annotations
 
 import math
+import os
 import types
 
 import numpy as np
-from numba import njit, prange
+
+# numba's OpenMP workers spin after each parallel loop by default and take the cores from
+# OpenBLAS's threads in the matrix products that follow (the demo ran 1.8x slower with the
+# kernels than without on 2 cores); passive workers sleep instead. Read when the OpenMP
+# runtime starts, so it must be set before numba's first parallel loop; a user's value wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from numba import njit, prange  # noqa: E402
 
 # reassoc: row sums may be vectorised (summed in another order, as NumPy's pairwise sum is).
 _FLAGS = dict(cache=True, fastmath={"reassoc", "contract"})

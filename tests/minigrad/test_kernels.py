@@ -152,6 +152,19 @@ def test_minigrad_fused_0_turns_the_kernels_off_at_start():
     assert out.stdout.strip() == "None"
 
 
+@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_numba_workers_sleep_between_loops_unless_the_user_says_otherwise(given, expected):
+    # Spinning OpenMP workers took the cores from OpenBLAS's threads (the demo ran 1.8x slower).
+    _engine_or_skip("cpu")
+    code = "import os, minigrad.kernels.cpu; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env["PYTHONPATH"] = os.getcwd()
+    if given is not None:
+        env["OMP_WAIT_POLICY"] = given
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
+
+
 def test_small_or_mixed_arrays_run_the_plain_code():
     _engine_or_skip("cpu")
     cpu = mg.Device("cpu")
