@@ -25,7 +25,17 @@ import numpy as np
 # runtime starts, so it must be set before numba's first parallel loop; a user's value wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import numba  # noqa: E402
 from numba import njit, prange  # noqa: E402
+
+# NumPy's BLAS already spreads each matrix product over the cores, and its threads spin for a
+# while after each one: a parallel loop started between two products fights them for the
+# cores (at default threads on 2 cores a Transformer step took 74 ms with parallel loops,
+# 37 ms with one thread, 42 ms without kernels). So the loops run on one thread unless the
+# user asks numba for more (NUMBA_NUM_THREADS, or numba.set_num_threads as
+# `python -m benchmarks --threads N` does).
+if "NUMBA_NUM_THREADS" not in os.environ:
+    numba.set_num_threads(1)
 
 # reassoc: row sums may be vectorised (summed in another order, as NumPy's pairwise sum is).
 _FLAGS = dict(cache=True, fastmath={"reassoc", "contract"})
@@ -46,14 +56,17 @@ def _renamed(fn, suffix: str):
 class _jit:
     """A loop compiled twice on demand, multi-threaded (``prange`` split over threads) and
     single-threaded (``prange`` as ``range``); a call takes the first by the size of its
-    first array."""
+    first array and the threads numba may use."""
 
     def __init__(self, loop):
         self.parallel = njit(parallel=True, **_FLAGS)(loop)
         self.serial = njit(**_FLAGS)(_renamed(loop, "_serial"))
 
     def __call__(self, first, *rest):
-        return (self.parallel if first.size >= PARALLEL_MIN else self.serial)(first, *rest)
+        threaded = first.size >= PARALLEL_MIN and numba.get_num_threads() > 1
+        return (self.parallel if threaded else self.serial)(first, *rest)
+
+
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_TANH_C = math.sqrt(2.0 / math.pi)
