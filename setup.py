@@ -25,7 +25,7 @@ setup(
             "safetensors>=0.4",  # the .safetensors format of mg.save/mg.load
             "numba>=0.61",  # the fused CPU kernels, tested against the plain ops
         ],
-        # fused, multi-threaded CPU kernels for the hot ops (minigrad.kernels); without it
+        # fused CPU kernels for the hot ops (minigrad.kernels; threads on request); without it
         # minigrad runs its plain NumPy ops
         "fast": ["numba>=0.61"],
         # mg.save/mg.load of .safetensors files (weights that PyTorch / Hugging Face tools read)

@@ -1,4 +1,4 @@
-"""Fused CPU kernels on numba: one multi-threaded pass over memory where NumPy makes several.
+"""Fused CPU kernels on numba: one pass over memory where NumPy makes several (threaded on request).
 
 Each kernel is the loop form of the math of one op in ``minigrad/ops`` (named in its
 docstring, with the formula); that op's plain NumPy code stays the definition. Loops run
