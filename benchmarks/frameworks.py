@@ -42,9 +42,9 @@ def limit_threads(n: int) -> None:
         raise RuntimeError("--threads needs threadpoolctl: pip install threadpoolctl") from None
     threadpool_limits(n)
     if mg.backend.fused_kernels("cpu") == "numba":
-        import numba
+        from minigrad.kernels import cpu
 
-        numba.set_num_threads(n)
+        cpu.use_threads(n)
     try:
         import torch
     except ImportError:

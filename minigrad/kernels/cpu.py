@@ -31,11 +31,20 @@ from numba import njit, prange  # noqa: E402
 # NumPy's BLAS already spreads each matrix product over the cores, and its threads spin for a
 # while after each one: a parallel loop started between two products fights them for the
 # cores (at default threads on 2 cores a Transformer step took 74 ms with parallel loops,
-# 37 ms with one thread, 42 ms without kernels). So the loops run on one thread unless the
-# user asks numba for more (NUMBA_NUM_THREADS, or numba.set_num_threads as
-# `python -m benchmarks --threads N` does).
-if "NUMBA_NUM_THREADS" not in os.environ:
-    numba.set_num_threads(1)
+# 37 ms with one thread, 42 ms without kernels). So the loops run on the calling thread unless
+# threads are asked for: NUMBA_NUM_THREADS > 1, or use_threads(n) (as `python -m benchmarks
+# --threads N` does). numba's own thread setting, which the user's numba code shares, is left
+# alone until then.
+_threaded = int(os.environ.get("NUMBA_NUM_THREADS", "1")) > 1
+
+
+def use_threads(n: int) -> None:
+    """Run the kernels' loops on ``n`` numba threads (1: on the calling thread only)."""
+    global _threaded
+    _threaded = n > 1
+    if _threaded:
+        numba.set_num_threads(n)
+
 
 # reassoc: row sums may be vectorised (summed in another order, as NumPy's pairwise sum is).
 _FLAGS = dict(cache=True, fastmath={"reassoc", "contract"})
@@ -56,14 +65,14 @@ def _renamed(fn, suffix: str):
 class _jit:
     """A loop compiled twice on demand, multi-threaded (``prange`` split over threads) and
     single-threaded (``prange`` as ``range``); a call takes the first by the size of its
-    first array and the threads numba may use."""
+    first array, when threads are asked for (``use_threads``)."""
 
     def __init__(self, loop):
         self.parallel = njit(parallel=True, **_FLAGS)(loop)
         self.serial = njit(**_FLAGS)(_renamed(loop, "_serial"))
 
     def __call__(self, first, *rest):
-        threaded = first.size >= PARALLEL_MIN and numba.get_num_threads() > 1
+        threaded = _threaded and first.size >= PARALLEL_MIN
         return (self.parallel if threaded else self.serial)(first, *rest)
 
 

@@ -165,16 +165,18 @@ def test_numba_workers_sleep_between_loops_unless_the_user_says_otherwise(given,
     assert out.stdout.strip() == expected
 
 
-def test_loops_run_threaded_only_when_numba_is_given_threads(monkeypatch):
-    """One thread by default (BLAS's threads hold the cores); with more, the threaded build of
-    each loop runs and gives the one-thread results."""
+def test_loops_run_threaded_only_when_threads_are_asked_for(monkeypatch):
+    """The calling thread by default (BLAS's threads hold the cores), and numba's own setting
+    untouched; with threads asked for, the threaded build of each loop runs and gives the
+    one-thread results."""
     _engine_or_skip("cpu")
     import numba
 
     from minigrad.kernels import cpu
 
     if "NUMBA_NUM_THREADS" not in os.environ:
-        assert numba.get_num_threads() == 1
+        assert not cpu._threaded
+        assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("numba has one thread at most here")
     calls = []
@@ -183,15 +185,16 @@ def test_loops_run_threaded_only_when_numba_is_given_threads(monkeypatch):
             threaded = loop.parallel
             monkeypatch.setattr(loop, "parallel", lambda *a, _f=threaded: calls.append(1) or _f(*a))
     shape = (cpu.PARALLEL_MIN // 64, 128)
-    before = numba.get_num_threads()
+    was = (cpu._threaded, numba.get_num_threads())
     try:
         results = {}
         for threads in (1, 2):
-            numba.set_num_threads(threads)
+            cpu.use_threads(threads)
             results[threads] = _run(F.gelu, [shape], "cpu", np.float64, fused=True)
             assert bool(calls) == (threads == 2)
     finally:
-        numba.set_num_threads(before)
+        cpu._threaded = was[0]
+        numba.set_num_threads(was[1])
     for one, two in zip(results[1], results[2]):
         np.testing.assert_allclose(two, one, rtol=1e-12, atol=1e-12)
 
