@@ -156,8 +156,15 @@ def test_launched_by_mpiexec_reads_the_launchers_variables(monkeypatch):
 
 @requires_mpi
 def test_every_rank_sees_the_launcher(tmp_path):
-    script = "import minigrad.distributed as d; print(d.launched_by_mpiexec())"
-    assert ok(run_mpi(["-c", script])).stdout.split() == ["True", "True"]
+    # One file per rank: mpiexec forwards the ranks' stdout without keeping their lines apart.
+    script = (
+        "import os, minigrad.distributed as d\n"
+        "rank = os.environ.get('PMI_RANK') or os.environ.get('PMIX_RANK')\n"
+        f"open(os.path.join({str(tmp_path)!r}, 'rank' + rank), 'w').write(str(d.launched_by_mpiexec()))\n"
+    )
+    ok(run_mpi(["-c", script]))
+    seen = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    assert seen == {"rank0": "True", "rank1": "True"}
 
 
 def test_the_sampler_takes_the_design_documents_positional_arguments():
