@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +38,7 @@ __all__ = [
     "Batch",
     "collate",
     "batches",
+    "split_batch",
 ]
 
 
@@ -330,3 +331,44 @@ def batches(
     for g in groups:
         idx = [int(i) for i in g]
         yield collate([encoded[i] for i in idx], pad_id=pad_id, indices=idx)
+
+
+def split_batch(examples: Sequence[EncodedExample], parts: int,
+                cost: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> list[list[int]]:
+    """Cut a batch into ``parts`` shares of about equal training cost (data-parallel training:
+    one share per process, and a step lasts as long as its slowest share).
+
+    The examples are ordered by target length (then source length) and cut into consecutive
+    runs, so each share pads its targets to about its own length rather than to the batch's
+    longest. The cuts minimise the largest ``cost(rows, src_len, tgt_len)`` of a share, the
+    lengths being the share's padded ones as :func:`collate` makes them (``cost`` is called on
+    arrays and must work elementwise: a model's ``step_cost``). Shares may differ in size.
+    Returns each share's positions in ``examples``, shortest targets first. Deterministic, so
+    processes that hold the same batch agree on the split without communicating.
+    """
+    n = len(examples)
+    if not 1 <= parts <= n:
+        raise ValueError(f"split_batch: cannot cut {n} examples into {parts} non-empty shares")
+    src = np.array([len(e.src_ids) for e in examples])
+    tgt = np.array([len(e.tgt_ids) - 1 for e in examples])
+    order = np.lexsort((src, tgt))
+    src, tgt = src[order], tgt[order]
+    # share_cost[i, k]: the cost of the share order[i..k] (i <= k); infinite where i > k
+    longest_src = np.zeros((n, n), dtype=np.int64)
+    for i in range(n):
+        longest_src[i, i:] = np.maximum.accumulate(src[i:])
+    first, last = np.arange(n)[:, None], np.arange(n)[None, :]
+    share_cost = np.where(first <= last, cost(last - first + 1, longest_src, tgt[None, :]), np.inf)
+    # best[k]: the least largest cost of cutting order[0..k] into the shares so far
+    best, starts = share_cost[0], []
+    for _ in range(parts - 1):
+        worst = np.maximum(np.concatenate([[np.inf], best[:-1]])[:, None], share_cost)  # [start, last]
+        starts.append(np.argmin(worst, axis=0))
+        best = worst[starts[-1], np.arange(n)]
+    shares, end = [], n
+    for start in reversed(starts):
+        begin = int(start[end - 1])
+        shares.append(order[begin:end].tolist())
+        end = begin
+    shares.append(order[:end].tolist())
+    return shares[::-1]

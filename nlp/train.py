@@ -14,13 +14,14 @@
   returns (a second Ctrl-C stops at once), so resuming loses nothing.
 
 Under ``mpiexec -n N`` (with mpi4py installed) the run is data-parallel: every process forms
-the same global batches as one process would, and a
-:class:`~minigrad.distributed.DistributedSampler` deals each one out, ``batch_size / N``
-pairs to each process (so the global batch stays ``batch_size``, and the processes, holding
-pairs of similar length, take about as long as each other); gradients are averaged by
-:class:`~minigrad.nn.parallel.DistributedDataParallel`. Only rank 0 evaluates,
-writes files (checkpoints, curves) and shows the progress bar; the logged loss and
-tokens/s are over all ranks.
+the same global batches as one process would and cuts each into N shares of equal cost
+(:func:`nlp.data.split_batch`: pairs of similar target length together, so each share pads
+little, and the share sizes chosen so that the processes take as long as each other); the
+global batch stays ``batch_size``. Each process weighs its loss by its share of the global
+batch's loss terms (target tokens), so the gradients that
+:class:`~minigrad.nn.parallel.DistributedDataParallel` averages are exactly those of one
+process on the whole batch. Only rank 0 evaluates, writes files (checkpoints, curves) and
+shows the progress bar; the logged loss and tokens/s are over all ranks.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from minigrad import nn, optim
 
 from . import checkpoint as ckpt
 from .curves import plot_history
-from .data import Batch, DataError, batches, collate, encode_pairs, read_jsonl
+from .data import Batch, DataError, batches, collate, encode_pairs, read_jsonl, split_batch
 from .metrics import corpus_rouge
 from .models import ModelConfig, build_model, is_clause_end
 from .summarizer import Summarizer, TruncationWarning
@@ -160,10 +161,10 @@ class TrainConfigError(ValueError):
 
 
 def _check_batch_splits(batch_size: int, world: int) -> None:
-    """Each process must get the same share of a global batch."""
-    if batch_size % world:
-        raise TrainConfigError(f"--batch-size {batch_size} does not split evenly over {world} processes: "
-                         f"give a multiple of {world}")
+    """Each process needs at least one pair of every full global batch."""
+    if batch_size < world:
+        raise TrainConfigError(f"--batch-size {batch_size} is smaller than the {world} processes: each "
+                               f"process needs at least one pair of a batch; give at least {world}")
 
 
 def _total_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
@@ -277,34 +278,47 @@ class Trainer:
 
     # --------------------------------------------------------------------- loop
     def _batch_stream(self):
-        """(epoch, batch) pairs from the current step on (this process's share of each global
-        batch); the order depends only on (seed, epoch), so resuming replays the same sequence."""
+        """(epoch, global batch) pairs from the current step on; the order depends only on
+        (seed, epoch), so resuming replays the same sequence."""
         epoch, skip = divmod(self.step, self.batches_per_epoch)
         while True:
             seed = self.cfg.seed * 1000 + epoch
             stream = batches(self.train_set, self.cfg.batch_size, shuffle=True, seed=seed)
             for i, batch in enumerate(stream):
                 if i >= skip:
-                    yield epoch, (batch if self.world == 1 else self._share(batch))
+                    yield epoch, batch
             epoch, skip = epoch + 1, 0
 
-    def _share(self, batch: Batch) -> Batch:
-        """This process's pairs of a global batch, dealt round-robin by the sampler (which
-        repeats a pair when the last, short batch does not split evenly)."""
-        sampler = dist.DistributedSampler(len(batch), shuffle=False, num_replicas=self.world, rank=self.rank)
-        indices = [batch.indices[k] for k in sampler]
-        return collate([self.train_set[i] for i in indices], indices=indices)
+    def _share(self, batch: Batch) -> tuple[Batch, float]:
+        """This process's share of a global batch (:func:`nlp.data.split_batch`) and the weight
+        of its loss: N × its part of the batch's loss terms, so that the mean over the N
+        processes of the weighted losses is the loss of the whole batch. A batch with fewer
+        pairs than processes (the last, short one) gives the processes left over its first
+        pair with weight 0."""
+        if self.world == 1:
+            return batch, 1.0
+        examples = [self.train_set[i] for i in batch.indices]
+        shares = split_batch(examples, min(self.world, len(batch)), self.model.step_cost)
+        positions = shares[self.rank] if self.rank < len(shares) else [0]
+        indices = [batch.indices[k] for k in positions]
+        share = collate([self.train_set[i] for i in indices], indices=indices)
+        if self.rank >= len(shares):
+            return share, 0.0
+        return share, self.world * self.model.loss_terms(share) / self.model.loss_terms(batch)
 
-    def _train_step(self, batch) -> float:
+    def _train_step(self, batch: Batch) -> float:
+        """One optimizer step on a global batch; returns this process's part of its loss
+        (the loss of the batch on one process)."""
+        share, weight = self._share(batch)
         self.optimizer.zero_grad()
-        loss = self.parallel(batch)
+        loss = self.parallel(share) * weight
         loss.backward()
         if self.cfg.clip:
             optim.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
         self.optimizer.step()
         self.schedule.step()
         self.step += 1
-        return loss.item()
+        return loss.item() / self.world
 
     def run(self) -> TrainResult:
         cfg = self.cfg
@@ -322,10 +336,9 @@ class Trainer:
                 loss = self._train_step(batch)
                 if self.callback is not None:
                     self.callback(self)
-                loss, batch_tokens, stopping = self._over_all_ranks(
-                    loss, int(batch.src_mask.sum()) + batch.num_tgt_tokens, stop.signal is not None)
+                loss, stopping = self._over_all_ranks(loss, stop.signal is not None)
                 smooth = loss if smooth is None else 0.95 * smooth + 0.05 * loss
-                tokens += batch_tokens
+                tokens += int(batch.src_mask.sum()) + batch.num_tgt_tokens
                 self.history["step"].append(self.step)
                 self.history["loss"].append(loss)
                 self.history["seconds"].append(self.elapsed + self._run_seconds())
@@ -353,13 +366,14 @@ class Trainer:
         seconds = self.elapsed + self._run_seconds()
         return TrainResult(self.step, interrupted, self.best, self.history, seconds, self.rank)
 
-    def _over_all_ranks(self, loss: float, tokens: int, stopping: bool) -> tuple[float, int, bool]:
-        """The mean loss, the tokens of the global batch, and whether any rank was asked to
-        stop (so that all stop after the same step): one small all-reduce per step."""
+    def _over_all_ranks(self, loss: float, stopping: bool) -> tuple[float, bool]:
+        """The loss of the global batch (the sum of the processes' parts) and whether any
+        process was asked to stop (so that all stop after the same step): one small
+        all-reduce per step."""
         if self.world == 1:
-            return loss, tokens, stopping
-        total = dist.all_reduce(mg.tensor([loss, tokens, stopping], dtype=mg.float64), op="sum").tolist()
-        return total[0] / self.world, int(total[1]), total[2] > 0
+            return loss, stopping
+        total = dist.all_reduce(mg.tensor([loss, stopping], dtype=mg.float64), op="sum").tolist()
+        return total[0], total[1] > 0
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ from .. import decoding
 from ..data import Batch
 from ..metrics import lcs_length
 from ..vocab import Vocab
+from .cost import weights_per_position
 from .padded import run_padded
 
 __all__ = ["ClauseExtractor", "clause_spans", "is_clause_end"]
@@ -131,6 +132,15 @@ class ClauseExtractor(nn.Module):
         """Cross-entropy of the clause scores against the oracle clause."""
         spans = self._spans(batch.src, batch.src_mask)
         return F.cross_entropy(self._scores(batch.src, batch.src_mask, spans), self.oracle(batch, spans))
+
+    def loss_terms(self, batch: Batch) -> int:
+        """How many terms :meth:`forward`'s mean is over: one per row (its oracle clause)."""
+        return len(batch)
+
+    def step_cost(self, rows, src_len, tgt_len):
+        """Multiply-adds of a forward pass on a padded batch (:mod:`nlp.models.cost`): the
+        encoder over the source; the summary only picks the oracle clause."""
+        return rows * src_len * weights_per_position(self.encoder)
 
     # ---------------------------------------------------------------- decoding
     def start_decoding(self, src, src_mask, src_ext, max_oov: int) -> dict[str, Any]:

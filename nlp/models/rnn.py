@@ -28,6 +28,7 @@ from .. import decoding
 from ..data import Batch
 from ..vocab import Vocab
 from . import copying
+from .cost import weights_per_position
 from .padded import run_padded
 
 __all__ = ["RNNSummarizer"]
@@ -107,6 +108,18 @@ class RNNSummarizer(nn.Module):
         if self.coverage:
             loss = loss + self.coverage * copying.coverage_penalty(attn, batch.tgt_mask)
         return loss
+
+    def loss_terms(self, batch: Batch) -> int:
+        """How many terms :meth:`forward`'s mean is over: the batch's real target tokens."""
+        return batch.num_tgt_tokens
+
+    def step_cost(self, rows, src_len, tgt_len):
+        """Multiply-adds of a forward pass on a padded batch (:mod:`nlp.models.cost`); works
+        elementwise on arrays."""
+        per_source = weights_per_position(self.encoder, self.attn_key)
+        per_target = weights_per_position(self.decoder, self.combine, self.embedding, self.gen) \
+            + 2 * self.decoder.hidden_size * src_len  # attention: scores and context over the source
+        return rows * (src_len * per_source + tgt_len * per_target)
 
     # ---------------------------------------------------------------- decoding
     def start_decoding(self, src, src_mask, src_ext, max_oov: int) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from .. import decoding
 from ..data import Batch
 from ..vocab import Vocab
 from . import copying
+from .cost import weights_per_position
 
 __all__ = ["TransformerSummarizer"]
 
@@ -95,6 +96,19 @@ class TransformerSummarizer(nn.Module):
         """The training loss of a batch: mean NLL per target token (teacher forcing)."""
         logits, attn, p_gen = self.teacher_forced(batch.src, batch.src_mask, batch.tgt_in)
         return copying.summary_loss(logits, attn, p_gen, batch, self.label_smoothing)
+
+    def loss_terms(self, batch: Batch) -> int:
+        """How many terms :meth:`forward`'s mean is over: the batch's real target tokens."""
+        return batch.num_tgt_tokens
+
+    def step_cost(self, rows, src_len, tgt_len):
+        """Multiply-adds of a forward pass on a padded batch (:mod:`nlp.models.cost`); works
+        elementwise on arrays. Attention adds 2·d multiply-adds per position attended to, per layer."""
+        d, encoder, decoder = self.d_model, self.transformer.encoder, self.transformer.decoder
+        per_source = weights_per_position(encoder) + 2 * d * encoder.num_layers * src_len
+        per_target = weights_per_position(decoder, self.embedding, self.copy_query, self.gen) \
+            + 2 * d * decoder.num_layers * (tgt_len + src_len) + (2 * d * src_len if self.copy else 0)
+        return rows * (src_len * per_source + tgt_len * per_target)
 
     def start_decoding(self, src, src_mask, src_ext, max_oov: int) -> dict[str, Any]:
         return {"memory": self.encode(src, src_mask), "src_mask": src_mask, "src_ext": src_ext,

@@ -244,3 +244,33 @@ def test_label_smoothing_without_copy_is_pytorchs_cross_entropy_smoothing():
 def test_label_smoothing_outside_0_1_is_a_clear_error(eps):
     with pytest.raises(ValueError, match=f"label_smoothing must be in \\[0, 1\\), got {eps}"):
         ModelConfig(label_smoothing=eps)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "transformer", "clause"])
+def test_a_batchs_loss_is_the_mean_of_its_parts_losses_weighed_by_their_loss_terms(kind):
+    """What data-parallel training relies on to give each process's loss its exact weight."""
+    vocab, batch = _data()
+    model = _clause_model(vocab) if kind == "clause" else _model(kind, vocab)
+    model.eval()
+    enc = encode_pairs(PAIRS, TOK, vocab)
+    parts = [next(batches([enc[i] for i in rows], len(rows), shuffle=False)) for rows in ([0, 2, 3], [1])]
+    whole = model(batch).item()
+    losses = [model(p).item() for p in parts]
+    weighed = sum(model.loss_terms(p) * loss for p, loss in zip(parts, losses)) / model.loss_terms(batch)
+    assert model.loss_terms(batch) == sum(model.loss_terms(p) for p in parts)
+    assert weighed == pytest.approx(whole, rel=1e-5)
+    assert sum(losses) / 2 != pytest.approx(whole, rel=1e-3)  # (the plain mean of the parts' is not)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "transformer", "clause"])
+def test_step_cost_grows_with_every_padded_length_and_works_on_arrays(kind):
+    vocab, _ = _data()
+    model = _clause_model(vocab) if kind == "clause" else _model(kind, vocab)
+    rows, src, tgt = np.array([1, 2, 2, 2]), np.array([10, 10, 20, 20]), np.array([5, 5, 5, 9])
+    costs = model.step_cost(rows, src, tgt)
+    assert costs.tolist() == [model.step_cost(int(r), int(s), int(t)) for r, s, t in zip(rows, src, tgt)]
+    assert costs[1] == 2 * costs[0] and costs[2] > costs[1]
+    if kind == "clause":  # it reads only the source
+        assert costs[3] == costs[2]
+    else:
+        assert costs[3] > costs[2]
