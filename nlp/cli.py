@@ -19,6 +19,7 @@ import minigrad as mg
 from .checkpoint import ModelDirError
 from .data import DataError, read_jsonl
 from .models import MODEL_TYPES, ModelConfig
+from .pretrain import OBJECTIVES
 from .summarizer import EmptyTextError, Summarizer, TruncationWarning
 from .tokenizer import MODES
 from .train import TrainConfig, TrainConfigError, train
@@ -74,12 +75,21 @@ _DEFAULTS["model"] = ModelConfig.model
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     d = _DEFAULTS
-    p.add_argument("--data", required=True, help="training pairs, JSON Lines {text, summary}")
+    p.add_argument("--data", required=True, help="training pairs, JSON Lines {text, summary} "
+                   "(with --objective gap-sentence, {text} is enough)")
     p.add_argument("--dev", help="dev pairs for ROUGE during training (best checkpoint by ROUGE-L)")
     p.add_argument("--out", required=True, help="model folder to write")
     p.add_argument("--model", choices=MODEL_TYPES, default=d["model"],
                    help="rnn: GRU + attention + copy; transformer; clause: learned clause picker")
     p.add_argument("--tokenizer", choices=MODES, default=d["tokenizer"])
+    p.add_argument("--objective", choices=OBJECTIVES, default=d["objective"],
+                   help="summary: learn the data's summaries; gap-sentence: pretrain on the texts alone, "
+                   "writing back the sentence taken out of each (then fine-tune with --init)")
+    p.add_argument("--gap-sentences", type=_count(1), default=d["gap_sentences"],
+                   help="gap-sentence: pseudo-pairs per text (its best sentences, one taken out in each)")
+    p.add_argument("--init", metavar="FOLDER", help="start from this model folder's weights and vocabulary "
+                   "(e.g. a gap-sentence pretraining run); the architecture settings must match it, "
+                   "--min-freq and --max-vocab do not apply")
     p.add_argument("--steps", type=int, help="optimizer steps (overrides --epochs)")
     p.add_argument("--epochs", type=int, default=d["epochs"])
     p.add_argument("--batch-size", type=int, default=d["batch_size"])

@@ -52,16 +52,19 @@ class DataError(ValueError):
         self.lineno = lineno
 
 
-def read_jsonl(path: str | os.PathLike, max_rows: int | None = None) -> list[dict]:
+def read_jsonl(
+    path: str | os.PathLike, max_rows: int | None = None, fields: Sequence[str] = ("text", "summary")
+) -> list[dict]:
     """Read a JSON Lines file of summarisation pairs.
 
-    Every non-blank line must be a JSON object with string fields ``"text"`` and
-    ``"summary"``; other fields (``"id"``, ``"source"``, ...) are kept. Blank lines are
-    skipped. At most ``max_rows`` rows are returned (``None``: all).
+    Every non-blank line must be a JSON object with the string ``fields`` (by default
+    ``"text"`` and ``"summary"``; ``("text",)`` for texts alone); other fields (``"id"``,
+    ``"source"``, ...) are kept. Blank lines are skipped. At most ``max_rows`` rows are
+    returned (``None``: all).
 
     Raises :class:`DataError` (a ValueError) naming the file and the 1-based line number
-    for a line that is not valid UTF-8 or JSON, not an object, or lacks a string
-    ``"text"``/``"summary"``.
+    for a line that is not valid UTF-8 or JSON, not an object, or lacks one of the string
+    ``fields``.
     """
     path = os.fspath(path)
     if max_rows is not None and max_rows < 0:
@@ -71,7 +74,7 @@ def read_jsonl(path: str | os.PathLike, max_rows: int | None = None) -> list[dic
         return rows
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
-            obj = parse_jsonl_line(raw, path, lineno)
+            obj = parse_jsonl_line(raw, path, lineno, fields)
             if obj is None:
                 continue
             rows.append(obj)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["split_sentences", "split_clauses", "lead", "textrank", "textrank_scores"]
+__all__ = ["split_sentences", "split_clauses", "lead", "textrank", "textrank_scores", "strip_trailing_punct"]
 
 SENTENCE_END = "。！？!?；;."
 CLAUSE_END = SENTENCE_END + "，,、：:"
@@ -180,7 +180,8 @@ def textrank_scores(
     return _pagerank(w, damping=damping)
 
 
-def _strip_trailing_punct(s: str) -> str:
+def strip_trailing_punct(s: str) -> str:
+    """``s`` without the punctuation and spaces it ends with (``"开通运营。"`` -> ``"开通运营"``)."""
     return s.rstrip(CLAUSE_END + "，。 ")
 
 
@@ -223,4 +224,4 @@ def textrank(
                 break
             chosen.append(i)
     summary = "".join(units[i] for i in sorted(chosen))
-    return _strip_trailing_punct(summary) or summary
+    return strip_trailing_punct(summary) or summary

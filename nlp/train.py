@@ -10,6 +10,9 @@
   character ROUGE, and keeps the weights with the best ROUGE-L as the model folder's
   ``model.npz``; it also writes the training state (model, optimizer, schedule, RNG,
   progress, history) for ``resume`` and redraws the loss/ROUGE curve;
+* with ``objective="gap-sentence"`` it trains on pseudo-pairs made from the texts alone
+  (:mod:`nlp.pretrain`); with ``init`` it starts from another model folder's weights and
+  vocabulary (fine-tuning a pretrained model), after checking that they fit this run;
 * on SIGTERM or Ctrl-C it finishes the current step, writes the training state and
   returns (a second Ctrl-C stops at once), so resuming loses nothing.
 
@@ -32,7 +35,7 @@ import signal
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,7 @@ from .curves import plot_history
 from .data import Batch, DataError, batches, collate, encode_pairs, read_jsonl, split_batch
 from .metrics import corpus_rouge
 from .models import ModelConfig, build_model, is_clause_end
+from .pretrain import OBJECTIVES, gap_sentence_pairs
 from .summarizer import Summarizer, TruncationWarning
 from .tokenizer import Tokenizer
 from .vocab import Vocab
@@ -83,6 +87,9 @@ class TrainConfig:
     resume: bool = False
     max_train: int | None = None  # use only the first N training pairs (quick runs)
     progress: bool = True
+    objective: str = "summary"  # or "gap-sentence": pseudo-pairs from the texts (nlp.pretrain)
+    gap_sentences: int = 1  # gap-sentence: pseudo-pairs per text
+    init: str | None = None  # a model folder to start from (its weights and vocabulary)
     model: ModelConfig = field(default_factory=ModelConfig)  # the architecture to train
 
     def model_config(self, vocab: Vocab) -> ModelConfig:
@@ -132,9 +139,50 @@ class _StopFlag:
             signal.signal(sig, handler)
 
 
+def _read_rows(cfg: TrainConfig, path: str, max_rows: int | None = None) -> list[dict]:
+    """The pairs the run trains (or is scored) on: the file's own, or gap-sentence pseudo-pairs
+    made from its texts (whose summaries, if any, are not read)."""
+    if cfg.objective == "summary":
+        return read_jsonl(path, max_rows=max_rows)
+    texts = (r["text"] for r in read_jsonl(path, max_rows=max_rows, fields=("text",)))
+    return list(gap_sentence_pairs(texts, cfg.gap_sentences, max_chars=cfg.max_tgt_len))
+
+
+# settings that shape no weight: they may differ between a pretrained model and its fine-tuning
+_TRAINING_ONLY = frozenset({"dropout", "coverage", "label_smoothing"})
+
+
+def _differences(have: ModelConfig, want: ModelConfig) -> list[str]:
+    """The architecture settings in which ``have`` (the --init model) differs from ``want``."""
+    return [f"{f.name} {getattr(have, f.name)!r} (this run: {getattr(want, f.name)!r})"
+            for f in fields(ModelConfig)
+            if f.name not in _TRAINING_ONLY and getattr(have, f.name) != getattr(want, f.name)]
+
+
+def _init_vocab(cfg: TrainConfig, out: Path) -> tuple[Vocab, ckpt.ModelMeta]:
+    """The vocabulary of the --init folder and this run's settings on it, after checking that
+    the folder holds a model of the same type and tokenizer."""
+    folder = Path(cfg.init)
+    if folder.resolve() == out.resolve():
+        raise TrainConfigError(f"--init and --out are the same folder ({folder}): write the fine-tuned "
+                               "model to another one")
+    init = ckpt.read_meta(folder)
+    vocab = ckpt.read_vocab(folder, init)
+    if init.model.model != cfg.model.model or init.tokenizer != cfg.tokenizer:
+        raise ckpt.ModelDirError(
+            f"--init {folder} holds a {init.model.model} model with the {init.tokenizer!r} tokenizer; "
+            f"this run trains a {cfg.model.model} model with {cfg.tokenizer!r}: give --model "
+            f"{init.model.model} --tokenizer {init.tokenizer}, or another --init folder"
+        )
+    meta = ckpt.ModelMeta(cfg.model_config(vocab), cfg.tokenizer, cfg.max_src_len, cfg.max_tgt_len)
+    return vocab, meta
+
+
 def _prepare_vocab(
     cfg: TrainConfig, out: Path, rows: list[dict], tok: Tokenizer
 ) -> tuple[Vocab, ckpt.ModelMeta]:
+    if cfg.init and not cfg.resume:  # (a resumed run's folder already holds the --init vocabulary)
+        return _init_vocab(cfg, out)
     if cfg.resume:
         meta = ckpt.read_meta(out)
         vocab = ckpt.read_vocab(out, meta)
@@ -186,10 +234,14 @@ class Trainer:
         _check_batch_splits(cfg.batch_size, self.world)
         self.out = Path(cfg.out)
         self.tok = Tokenizer(cfg.tokenizer)
-        rows = read_jsonl(cfg.data, max_rows=cfg.max_train)
+        if cfg.objective not in OBJECTIVES:
+            raise TrainConfigError(f"objective must be one of {OBJECTIVES}, got {cfg.objective!r}")
+        rows = _read_rows(cfg, cfg.data, max_rows=cfg.max_train)
         if not rows:
-            raise DataError(f"{cfg.data} holds no training pairs")
-        self.dev_rows = read_jsonl(cfg.dev)[: cfg.eval_samples] if cfg.dev else []
+            raise DataError(f"{cfg.data} holds no training pairs" if cfg.objective == "summary" else
+                            f"{cfg.data} holds no text of two sentences or clauses to make gap-sentence "
+                            "pairs of")
+        self.dev_rows = _read_rows(cfg, cfg.dev)[: cfg.eval_samples] if cfg.dev else []
         if cfg.resume and not (self.out / ckpt.STATE).is_file():
             raise ckpt.ModelDirError(f"--resume: {self.out} holds no training state ({ckpt.STATE})")
         if self.writes:
@@ -200,6 +252,8 @@ class Trainer:
         self.total_steps = _total_steps(cfg, self.batches_per_epoch)
         mg.manual_seed(cfg.seed)
         self.model = build_model(self.meta.model).to(self.device)
+        if cfg.init and not cfg.resume:
+            self._load_init(Path(cfg.init))
         self.optimizer = optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.schedule = optim.lr_scheduler.WarmupCosine(
             self.optimizer, min(cfg.warmup, max(self.total_steps // 10, 1)), max(self.total_steps, 1),
@@ -218,6 +272,20 @@ class Trainer:
         # what a training step calls: the model itself, or on several processes a wrapper
         # that starts from rank 0's weights and averages gradients after backward
         self.parallel = nn.parallel.DistributedDataParallel(self.model) if self.world > 1 else self.model
+
+    def _load_init(self, folder: Path) -> None:
+        """Start from the --init folder's weights, naming the settings that differ when they do not fit."""
+        try:
+            ckpt.load_weights(self.model, folder / ckpt.WEIGHTS, self.device)
+        except ckpt.ModelDirError as e:
+            diffs = _differences(ckpt.read_meta(folder).model, self.meta.model)
+            if not diffs:  # the same settings: the weights file itself is the problem
+                raise ckpt.ModelDirError(f"--init {folder}: {e}") from None
+            raise ckpt.ModelDirError(
+                f"--init {folder}: its weights do not fit the model this run builds; it differs in "
+                f"{'; '.join(diffs)}. Give the same sizes as its training run (--emb-dim, "
+                "--hidden-size, ...), or another --init folder"
+            ) from None
 
     # ------------------------------------------------------------------ state
     def _state(self) -> dict[str, Any]:
