@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd import Function
+from ..kernels import fused
 from ._recompute import first_order_kernels, saved_or_recomputed
 from .elementwise import _const
 from .reduction import shifted_exp
@@ -18,7 +19,20 @@ class SoftmaxCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, logits, target, kept, class_weight, smoothing):
-        xp = ctx.device.xp
+        ctx.smoothing = smoothing
+        weights = () if class_weight is None else (class_weight,)
+        k = fused(ctx.device, logits, kept, *weights)
+        if k is not None:  # the same formulas in one pass over each row (minigrad.kernels)
+            probs, loss = k.cross_entropy(logits, target, kept, class_weight, smoothing)
+        else:
+            probs, loss = SoftmaxCrossEntropy.plain_forward(ctx.device.xp, logits, target, kept, class_weight,
+                                                            smoothing)
+        ctx.save_for_backward(probs, target, kept, class_weight)
+        return loss
+
+    @staticmethod
+    def plain_forward(xp, logits, target, kept, class_weight, smoothing):
+        """(softmax(x), loss) in NumPy/CuPy calls: the definition the kernels follow."""
         n_classes = logits.shape[1]
         rows = xp.arange(logits.shape[0])
         s = shifted_exp(xp, logits, 1)
@@ -31,9 +45,7 @@ class SoftmaxCrossEntropy(Function):
             weighted = s.shifted @ class_weight if class_weight is not None else s.shifted.sum(axis=1)
             loss += (smoothing / n_classes) * (lse * w_sum - weighted)
         loss *= kept
-        ctx.smoothing = smoothing
-        ctx.save_for_backward(probs, target, kept, class_weight)
-        return loss
+        return probs, loss
 
     @staticmethod
     def backward(ctx, grad):

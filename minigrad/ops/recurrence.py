@@ -47,6 +47,10 @@ class ArrayMath:
     def __init__(self, xp: Any) -> None:
         self.xp = xp
 
+    def kernels(self, *arrays: Any) -> Any:
+        """The fused kernels for a step on these arrays (minigrad.kernels), or None."""
+        return fused_for(self.xp, *arrays)
+
     def sigmoid(self, x: Any) -> Any:
         return sigmoid_array(self.xp, x)
 
@@ -79,6 +83,11 @@ class ArrayMath:
 
 class TensorMath:
     """The same operations as Tensor ops (graph nodes): the cells' layers and the replay."""
+
+    @staticmethod
+    def kernels(*arrays: Any) -> None:
+        """Tensor steps build graph nodes: no fused kernels."""
+        return None
 
     @staticmethod
     def sigmoid(x: Any) -> Any:
@@ -147,6 +156,10 @@ class GRUStep:
         (h,) = state
         gi_r, gi_z, gi_n = chunk(m, gi, 3)
         gh_r, gh_z, gh_n = chunk(m, gh, 3)
+        k = m.kernels(gi, gh, h)
+        if k is not None:  # the same formulas in one pass (minigrad.kernels)
+            h_new, r, z, n = k.gru_step(gi, gh, h)
+            return (h_new,), (r, z, n, gh_n)
         r = m.sigmoid(gi_r + gh_r)
         z = m.sigmoid(gi_z + gh_z)
         n = m.tanh(gi_n + r * gh_n)
@@ -179,6 +192,10 @@ class LSTMStep:
 
     def step(self, m: Any, gi: Any, gh: Any, state: tuple) -> tuple[tuple, tuple]:
         _, c = state
+        k = m.kernels(gi, gh, c)
+        if k is not None:  # the same formulas in one pass (minigrad.kernels)
+            h_new, c_new, *saved = k.lstm_step(gi, gh, c)
+            return (h_new, c_new), tuple(saved)
         i, f, g, o = chunk(m, gi + gh, 4)
         i, f, g, o = m.sigmoid(i), m.sigmoid(f), m.tanh(g), m.sigmoid(o)
         c_new = f * c + i * g

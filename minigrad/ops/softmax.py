@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd import Function
+from ..kernels import fused_for
 from ._recompute import first_order_kernels
 from .elementwise import _const
 from .reduction import shifted_exp
@@ -24,13 +25,24 @@ def softmax_backward(y: Any, grad: Any, axis: int = -1) -> Any:
     return y * (grad - (grad * y).sum(axis=axis, keepdims=True))
 
 
+def _last_axis_kernels(xp: Any, x: Any, axis: int) -> Any:
+    """The fused kernels for a forward over the last axis of ``x`` (None: run the plain code)."""
+    return fused_for(xp, x) if axis in (-1, x.ndim - 1) else None
+
+
 class Softmax(Function):
     """y = e^(x − max) / Σ e^(x − max);  ∂L/∂x = y ⊙ (g − Σ g ⊙ y)."""
 
-    @staticmethod
-    def probabilities(xp: Any, x: Any, axis: int) -> Any:
+    masked = False  # MaskedSoftmax: an all −∞ row gives 0, not NaN
+
+    @classmethod
+    def probabilities(cls, xp: Any, x: Any, axis: int) -> Any:
+        k = _last_axis_kernels(xp, x, axis)
+        if k is not None:  # the same formula in one pass over each row (minigrad.kernels)
+            return k.softmax(x, cls.masked)
         s = shifted_exp(xp, x, axis)
-        return xp.divide(s.exp, s.total, out=s.exp)
+        total = xp.where(s.total == 0, 1.0, s.total) if cls.masked else s.total
+        return xp.divide(s.exp, total, out=s.exp)
 
     @classmethod
     def forward(cls, ctx, x, axis=-1):
@@ -50,10 +62,7 @@ class MaskedSoftmax(Softmax):
     convention: a query that may attend to nothing gets no weight, not NaN);
     ∂L/∂s = y ⊙ (g − Σ g ⊙ y)."""
 
-    @staticmethod
-    def probabilities(xp: Any, x: Any, axis: int) -> Any:
-        s = shifted_exp(xp, x, axis)
-        return xp.divide(s.exp, xp.where(s.total == 0, 1.0, s.total), out=s.exp)
+    masked = True
 
 
 class LogSoftmax(Function):
@@ -63,8 +72,12 @@ class LogSoftmax(Function):
     def forward(ctx, x, axis=-1):
         xp = ctx.device.xp
         ctx.axis = axis
-        s = shifted_exp(xp, x, axis)
-        out = s.shifted - xp.log(s.total)
+        k = _last_axis_kernels(xp, x, axis)
+        if k is not None:  # the same formula in one pass over each row
+            out = k.log_softmax(x)
+        else:
+            s = shifted_exp(xp, x, axis)
+            out = s.shifted - xp.log(s.total)
         ctx.save_for_backward(out)
         return out
 

@@ -79,18 +79,97 @@ def test_fused_path_gives_the_plain_values_and_gradients(device, name, dtype):
         np.testing.assert_allclose(b, a, **tol)
 
 
-def test_the_fused_path_runs_its_kernels(monkeypatch):
+@pytest.mark.parametrize("case, kernel", [
+    ("softmax", "softmax"), ("softmax", "softmax_backward"), ("log_softmax", "log_softmax"),
+    ("cross_entropy_options", "cross_entropy"), ("attention", "softmax"), ("gru", "gru_step"),
+    ("lstm", "lstm_step"),
+])
+def test_the_fused_path_runs_its_kernels(monkeypatch, case, kernel):
     """Guards the comparison above against comparing the plain path with itself."""
     _engine_or_skip("cpu")
     engine = kernels._engine("cpu")
     called = []
-    real = engine.softmax_backward
-    monkeypatch.setattr(engine, "softmax_backward", lambda *a: called.append(1) or real(*a))
-    _run(CASES["softmax"][0], CASES["softmax"][1], "cpu", np.float32, fused=True)
+    real = getattr(engine, kernel)
+    monkeypatch.setattr(engine, kernel, lambda *a: called.append(1) or real(*a))
+    _run(CASES[case][0], CASES[case][1], "cpu", np.float32, fused=True)
     assert called
     called.clear()
-    _run(CASES["softmax"][0], CASES["softmax"][1], "cpu", np.float32, fused=False)
+    _run(CASES[case][0], CASES[case][1], "cpu", np.float32, fused=False)
     assert not called
+
+
+def _special_rows(dtype):
+    """Rows of logits that test the stable log-sum-exp's rules: an all −∞ row, one with +∞,
+    one with NaN, one with some −∞ (masked entries), huge and ordinary ones."""
+    rows = np.random.default_rng(4).standard_normal((8, 70)).astype(dtype)
+    rows[0] = -np.inf
+    rows[1, 3] = np.inf
+    rows[2, 5] = np.nan
+    rows[3, ::2] = -np.inf
+    rows[4] *= 1e4
+    rows[5] -= 1e30
+    return rows
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["softmax", "masked_softmax", "log_softmax", "cross_entropy"])
+def test_fused_forwards_keep_the_plain_rules_for_infinite_and_nan_logits(name, dtype):
+    _engine_or_skip("cpu")
+    from minigrad.ops import LogSoftmax, MaskedSoftmax, Softmax
+
+    fns = {"softmax": lambda x: Softmax.apply(x), "masked_softmax": lambda x: MaskedSoftmax.apply(x),
+           "log_softmax": lambda x: LogSoftmax.apply(x),
+           "cross_entropy": lambda x: F.cross_entropy(x, np.arange(8) % 7, reduction="none",
+                                                      label_smoothing=0.1)}
+    outs = []
+    for fused in (False, True):
+        with kernels.settings(enabled=fused, min_size=0), np.errstate(all="ignore"):
+            outs.append(fns[name](mg.tensor(_special_rows(dtype))).numpy())
+    np.testing.assert_allclose(outs[1], outs[0], rtol=2e-6 if dtype == np.float32 else 1e-13, atol=0)
+
+
+# The bounds measured for the numba kernels' exp, sigmoid and tanh (kernels/cpu.py: 0.62, 1.22,
+# 1.59 ε in float32; 1.60, 1.81, 4.13 ε in float64), in units of the dtype's ε, rounded up.
+_VECTOR_MATH_BOUNDS = {np.float32: {"exp": 1, "sigmoid": 2, "tanh": 2},
+                       np.float64: {"exp": 2, "sigmoid": 2, "tanh": 5}}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["exp", "sigmoid", "tanh"])
+def test_the_kernels_vectorised_exp_sigmoid_and_tanh_are_accurate(name, dtype):
+    """Against NumPy's long double over the whole range (steps of 8e-4 in [−800, 800], and
+    small arguments down to 1e-30), wherever the exact result is a normal float."""
+    _engine_or_skip("cpu")
+    from minigrad.kernels import cpu
+
+    small = np.geomspace(1e-30, 1.0, 20_001)
+    x = np.concatenate([np.linspace(-800, 800, 2_000_001), small, -small]).astype(dtype)
+    exact = {"exp": np.exp, "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "tanh": np.tanh}[name]
+    with np.errstate(over="ignore"):
+        ref = exact(x.astype(np.longdouble))
+    got = cpu.elementwise(name, x)
+    info = np.finfo(dtype)
+    normal = (np.abs(ref) >= 2 * info.tiny) & (np.abs(ref) <= info.max)
+    rel = np.abs((got[normal] - ref[normal]) / ref[normal]).astype(np.float64)
+    assert rel.max() <= _VECTOR_MATH_BOUNDS[dtype][name] * info.eps
+    overflow = np.abs(ref) > info.max
+    np.testing.assert_array_equal(got[overflow], np.sign(ref[overflow]) * np.inf)
+    assert np.all(np.abs(got[np.abs(ref) < 2 * info.tiny]) < 2 * info.tiny)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_kernels_exp_sigmoid_and_tanh_at_infinities_nan_and_zero(dtype):
+    _engine_or_skip("cpu")
+    from minigrad.kernels import cpu
+
+    x = np.array([-np.inf, np.inf, np.nan, 0.0, -0.0], dtype)
+    expected = {"exp": [0, np.inf, np.nan, 1, 1], "sigmoid": [0, 1, np.nan, 0.5, 0.5],
+                "tanh": [-1, 1, np.nan, 0, -0.0]}
+    for name, values in expected.items():
+        got = cpu.elementwise(name, x)
+        np.testing.assert_array_equal(got, np.array(values, dtype))
+        assert got.dtype == dtype
+    assert np.signbit(cpu.elementwise("tanh", x)[4])
 
 
 @pytest.mark.parametrize("p", [0.3, 1.0])
