@@ -1,4 +1,4 @@
-"""Which CPU engine for minigrad.kernels: the same five hot computations in plain NumPy (what
+"""Which CPU engine for minigrad.kernels: the same seven hot computations in plain NumPy (what
 the ops run without the ``fast`` extra), numexpr (multi-threaded elementwise expressions;
 row reductions stay NumPy calls) and numba (the kernels minigrad ships), timed side by side.
 
@@ -42,6 +42,10 @@ def _numpy_cases(rng: np.random.Generator, rows: int) -> dict[str, tuple[Callabl
     def softmax_backward(y, g):
         return y * (g - (g * y).sum(axis=-1, keepdims=True))
 
+    def softmax(x):
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return np.divide(e, e.sum(axis=-1, keepdims=True), out=e)
+
     def layer_norm(x, w, b):
         xhat = x - x.mean(axis=-1, keepdims=True)
         xhat *= 1.0 / np.sqrt((xhat * xhat).mean(axis=-1, keepdims=True) + 1e-5)
@@ -57,6 +61,8 @@ def _numpy_cases(rng: np.random.Generator, rows: int) -> dict[str, tuple[Callabl
         "tanh backward 2048x1024": (tanh_grad, (g, y)),
         "gelu (erf) 2048x1024": (gelu, (g,)),
         "softmax backward 8192x128": (softmax_backward, (probs, gp)),
+        "exp 8192x128": (np.exp, (gp,)),
+        "softmax 8192x128": (softmax, (gp,)),
         "layer norm 2048x256": (layer_norm, (x, w, b)),
         "adam update 800k": (adam, tuple(params)),
     }
@@ -66,6 +72,12 @@ def _numexpr_cases(ne) -> dict[str, Callable]:
     def softmax_backward(y, g):
         s = ne.evaluate("sum(g * y, axis=1)")[:, None]  # noqa: F841 (numexpr reads locals by name)
         return ne.evaluate("y * (g - s)")
+
+    def softmax(x):
+        m = x.max(axis=-1, keepdims=True)  # noqa: F841 (numexpr reads locals by name)
+        e = ne.evaluate("exp(x - m)")
+        s = e.sum(axis=-1, keepdims=True)  # noqa: F841
+        return ne.evaluate("e / s")
 
     def layer_norm(x, w, b):
         mean = x.mean(axis=-1, keepdims=True)  # noqa: F841 (numexpr reads locals by name)
@@ -81,6 +93,8 @@ def _numexpr_cases(ne) -> dict[str, Callable]:
         "tanh backward 2048x1024": lambda g, y: ne.evaluate("g * (1 - y * y)"),
         "gelu (erf) 2048x1024": None,  # numexpr has no erf
         "softmax backward 8192x128": softmax_backward,
+        "exp 8192x128": lambda x: ne.evaluate("exp(x)"),
+        "softmax 8192x128": softmax,
         "layer norm 2048x256": layer_norm,
         "adam update 800k": adam,
     }
@@ -93,6 +107,8 @@ def _numba_cases() -> dict[str, Callable]:
         "tanh backward 2048x1024": cpu.tanh_grad,
         "gelu (erf) 2048x1024": lambda x: cpu.gelu(x, "none"),
         "softmax backward 8192x128": cpu.softmax_backward,
+        "exp 8192x128": lambda x: cpu.elementwise("exp", x),
+        "softmax 8192x128": lambda x: cpu.softmax(x, False),
         "layer norm 2048x256": lambda x, w, b: cpu.layer_norm_forward(x, w, b, 256, 1e-5)[0],
         "adam update 800k": lambda p, g, m, v: cpu.adam_update(p, g, m, v, 0.01, 0.9, 0.999, 1e-8, 0.0, False,
                                                               0.01, 0.5),

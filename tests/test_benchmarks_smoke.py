@@ -90,4 +90,4 @@ def test_engine_comparison_checks_every_engine_against_numpy(capsys):
 
     engines.main(["--smoke", "--clock", "cpu"])  # raises AssertionError if an engine disagrees
     rows = [line for line in capsys.readouterr().out.splitlines() if "x faster" in line or "n/a" in line]
-    assert len(rows) == 5
+    assert len(rows) == 7

@@ -22,6 +22,82 @@ _dot = cp.ReductionKernel("T u, T v", "T s", "u * v", "a + b", "s = a", "0", "mi
 
 
 # -- softmax family ------------------------------------------------------------------------
+#
+# The forwards keep ``reduction.shifted_exp``'s rules: m = the row's max, 0 where that is not
+# finite; e = e^(x − m). Three launches (max, Σ e, the elementwise result) where the plain
+# ops make seven; e is recomputed in the last instead of being stored in between.
+
+_finite_or_zero = cp.ElementwiseKernel("T m", "T s", "s = isfinite(m) ? m : (T)0", "minigrad_finite_or_zero")
+_sum_exp = cp.ReductionKernel("T x, T m", "T total", "exp(x - m)", "a + b", "total = a", "0",
+                              "minigrad_sum_exp")
+
+
+def _row_shift(x):
+    """(m, Σ_j e^(x_j − m)) of every row (last axis), both shaped (…, 1)."""
+    m = _finite_or_zero(x.max(axis=-1, keepdims=True))
+    return m, _sum_exp(x, m, axis=-1, keepdims=True)
+
+
+_softmax = cp.ElementwiseKernel(
+    "T x, T m, T total, bool masked", "T y",
+    "y = exp(x - m) / (masked && total == 0 ? (T)1 : total)", "minigrad_softmax",
+)
+
+
+def softmax(x, masked: bool):
+    """y = e^(x − m) / Σ_j e^(x_j − m) over the last axis, m = max x (0 if not finite); an all −∞
+    row gives NaN, or 0 when ``masked``."""
+    m, total = _row_shift(x)
+    return _softmax(x, m, total, bool(masked))
+
+
+_log_softmax = cp.ElementwiseKernel(
+    "T x, T m, T total", "T y", "y = (x - m) - log(total)", "minigrad_log_softmax"
+)
+
+
+def log_softmax(x):
+    """y = (x − m) − log Σ_j e^(x_j − m) over the last axis, m = max x (0 if not finite)."""
+    m, total = _row_shift(x)
+    return _log_softmax(x, m, total)
+
+
+_cross_entropy_loss = cp.ElementwiseKernel(
+    "T total, T m, T kept, raw T x, raw int64 target, raw T w, raw T w_sum, T weighted, T eps, "
+    "int64 n_classes",
+    "T loss",
+    """
+    const long long t = target[i];
+    const T lse = log(total);
+    T row = (lse - (x[i * n_classes + t] - m)) * (w[t] * (1 - eps));
+    if (eps != 0) row += eps / n_classes * (lse * w_sum[0] - weighted);
+    loss = row * kept;
+    """,
+    "minigrad_cross_entropy_loss",
+)
+_weighted_shifted = cp.ReductionKernel(
+    "T x, T m, T w", "T s", "w * (x - m)", "a + b", "s = a", "0", "minigrad_weighted_shifted"
+)
+
+
+def cross_entropy(logits, target, kept, class_weight, smoothing):
+    """With s_ic = x_ic − m_i, lse_i = log Σ_c e^(s_ic):  loss_i = kept_i((1 − ε) w_{t_i}(lse_i − s_it)
+    + (ε/C)(lse_i Σ_c w_c − Σ_c w_c s_ic));  returns (softmax(x), loss)."""
+    n_classes = logits.shape[1]
+    x = cp.ascontiguousarray(logits)
+    w = _class_weight(class_weight, n_classes, x.dtype)
+    m, total = _row_shift(x)
+    probs = _softmax(x, m, total, False)
+    weighted = _weighted_shifted(x, m, w, axis=1) if smoothing else cp.zeros(len(x), x.dtype)
+    loss = _cross_entropy_loss(total[:, 0], m[:, 0], kept, x, target.astype(cp.int64, copy=False), w,
+                               w.sum().reshape(1), weighted, x.dtype.type(smoothing), n_classes)
+    return probs, loss
+
+
+def _class_weight(class_weight, n_classes: int, dtype):
+    """Cross-entropy's class weights, ones when there are none."""
+    return class_weight.reshape(-1) if class_weight is not None else cp.ones(n_classes, dtype=dtype)
+
 
 _softmax_backward = cp.ElementwiseKernel(
     "T y, T g, T dot", "T out", "out = y * (g - dot)", "minigrad_softmax_backward"
@@ -61,7 +137,7 @@ _cross_entropy_backward = cp.ElementwiseKernel(
 def cross_entropy_backward(probs, target, kept, class_weight, smoothing, grad):
     """q_i = kept_i((1 − ε) w_{t_i} onehot(t_i) + (ε/C) w);  ∂L/∂x_i = g_i((Σ_c q_ic) softmax(x_i) − q_i)."""
     n_classes = probs.shape[1]
-    w = class_weight if class_weight is not None else cp.ones(n_classes, dtype=probs.dtype)
+    w = _class_weight(class_weight, n_classes, probs.dtype)
     w_sum = w.sum().reshape(1)  # stays on the device: reading it would wait for the GPU
     return _cross_entropy_backward(probs, target.astype(cp.int64, copy=False), kept, w, w_sum,
                                    probs.dtype.type(smoothing), grad, n_classes)
@@ -156,6 +232,51 @@ def gelu(x, approximate: str):
 def gelu_backward(g, x, approximate: str):
     """∂L/∂x = g·(Φ(x) + x·φ(x)), or the tanh form's exact derivative."""
     return _gelu_backward(g, x, approximate == "tanh")
+
+
+# -- recurrent cells' steps ----------------------------------------------------------------
+
+_gru_step = cp.ElementwiseKernel(
+    "raw T gi, raw T gh, T h, int64 hidden", "T h_new, T r, T z, T n",
+    """
+    const long long at = (i / hidden) * 3 * hidden + i % hidden;
+    r = 1 / (1 + exp(-(gi[at] + gh[at])));
+    z = 1 / (1 + exp(-(gi[at + hidden] + gh[at + hidden])));
+    n = tanh(gi[at + 2 * hidden] + r * gh[at + 2 * hidden]);
+    h_new = n + z * (h - n);
+    """,
+    "minigrad_gru_step",
+)
+
+
+def gru_step(gi, gh, h):
+    """GRU step (formulas as ``kernels.cpu.gru_step``): returns h', r, z, n; one launch."""
+    h_new, r, z, n = (cp.empty(h.shape, h.dtype) for _ in range(4))
+    _gru_step(cp.ascontiguousarray(gi), cp.ascontiguousarray(gh), h, h.shape[-1], h_new, r, z, n)
+    return h_new, r, z, n
+
+
+_lstm_step = cp.ElementwiseKernel(
+    "raw T gi, raw T gh, T c, int64 hidden", "T h_new, T c_new, T ig, T f, T g, T o, T tanh_c",
+    """
+    const long long at = (i / hidden) * 4 * hidden + i % hidden;
+    ig = 1 / (1 + exp(-(gi[at] + gh[at])));
+    f = 1 / (1 + exp(-(gi[at + hidden] + gh[at + hidden])));
+    g = tanh(gi[at + 2 * hidden] + gh[at + 2 * hidden]);
+    o = 1 / (1 + exp(-(gi[at + 3 * hidden] + gh[at + 3 * hidden])));
+    c_new = f * c + ig * g;
+    tanh_c = tanh(c_new);
+    h_new = o * tanh_c;
+    """,
+    "minigrad_lstm_step",
+)
+
+
+def lstm_step(gi, gh, c):
+    """LSTM step (formulas as ``kernels.cpu.lstm_step``): returns h', c', i, f, g, o, tanh c'; one launch."""
+    out = tuple(cp.empty(c.shape, c.dtype) for _ in range(7))
+    _lstm_step(cp.ascontiguousarray(gi), cp.ascontiguousarray(gh), c, c.shape[-1], *out)
+    return out
 
 
 # -- recurrent cells' backward steps --------------------------------------------------------

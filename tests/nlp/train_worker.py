@@ -15,6 +15,9 @@ from mpi4py import MPI
 from nlp.cli import main
 
 writes: set[str] = set()
+# numba's on-disk cache of compiled kernels (minigrad.kernels): every rank that compiles a
+# kernel first stores it, atomically; not a file of the training run.
+_JIT_CACHE = (".nbi", ".nbc")
 
 
 def _spy(module, name: str, path_of) -> None:
@@ -22,7 +25,9 @@ def _spy(module, name: str, path_of) -> None:
 
     def spying(*args, **kwargs):
         result = original(*args, **kwargs)
-        writes.add(os.path.basename(path_of(args, kwargs, result)))
+        name = os.path.basename(path_of(args, kwargs, result))
+        if not name.endswith(_JIT_CACHE):
+            writes.add(name)
         return result
 
     setattr(module, name, spying)
