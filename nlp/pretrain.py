@@ -21,7 +21,9 @@ from .metrics import chars, rouge_n
 __all__ = ["GAP_MARK", "OBJECTIVES", "gap_sentence_pairs"]
 
 OBJECTIVES = ("summary", "gap-sentence")
-GAP_MARK = "□"  # one token in both tokenizer modes, and rare in real text
+# one token in both tokenizer modes, and rare in real text: outside the vocabulary, the model
+# reads it as <unk> (and its copy mechanism as the example's own unknown word)
+GAP_MARK = "□"
 
 
 def _units(text: str, max_chars: int | None) -> list[str]:

@@ -139,13 +139,24 @@ class _StopFlag:
             signal.signal(sig, handler)
 
 
-def _read_rows(cfg: TrainConfig, path: str, max_rows: int | None = None) -> list[dict]:
-    """The pairs the run trains (or is scored) on: the file's own, or gap-sentence pseudo-pairs
-    made from its texts (whose summaries, if any, are not read)."""
+def _read_rows(cfg: TrainConfig, path: str, max_rows: int | None = None) -> tuple[list[dict], list[dict]]:
+    """The file's rows, and the pairs the run trains (or is scored) on: the same rows, or
+    gap-sentence pseudo-pairs made from their texts (summaries are then optional, and unused)."""
     if cfg.objective == "summary":
-        return read_jsonl(path, max_rows=max_rows)
-    texts = (r["text"] for r in read_jsonl(path, max_rows=max_rows, fields=("text",)))
-    return list(gap_sentence_pairs(texts, cfg.gap_sentences, max_chars=cfg.max_tgt_len))
+        rows = read_jsonl(path, max_rows=max_rows)
+        return rows, rows
+    rows = read_jsonl(path, max_rows=max_rows, fields=("text",))
+    pairs = gap_sentence_pairs((r["text"] for r in rows), cfg.gap_sentences, max_chars=cfg.max_tgt_len)
+    return rows, list(pairs)
+
+
+def _vocab_tokens(rows: list[dict], tok: Tokenizer) -> Iterator[list[str]]:
+    """The tokens of each row's text and summary (when it has one). A gap-sentence run counts
+    the summaries too, so that it builds the vocabulary a summary run on the same file builds:
+    the models fine-tuned from it then decode together with models trained directly."""
+    for r in rows:
+        summary = r.get("summary")
+        yield tok(r["text"]) + (tok(summary) if isinstance(summary, str) else [])
 
 
 # settings that shape no weight: they may differ between a pretrained model and its fine-tuning
@@ -193,7 +204,7 @@ def _prepare_vocab(
             )
         return vocab, meta
     vocab = Vocab.build(
-        (tok(r["text"]) + tok(r["summary"]) for r in rows),
+        _vocab_tokens(rows, tok),
         min_freq=cfg.min_freq, max_size=cfg.max_vocab, mode=cfg.tokenizer,
     )
     meta = ckpt.ModelMeta(cfg.model_config(vocab), cfg.tokenizer, cfg.max_src_len, cfg.max_tgt_len)
@@ -236,18 +247,18 @@ class Trainer:
         self.tok = Tokenizer(cfg.tokenizer)
         if cfg.objective not in OBJECTIVES:
             raise TrainConfigError(f"objective must be one of {OBJECTIVES}, got {cfg.objective!r}")
-        rows = _read_rows(cfg, cfg.data, max_rows=cfg.max_train)
-        if not rows:
+        rows, pairs = _read_rows(cfg, cfg.data, max_rows=cfg.max_train)
+        if not pairs:
             raise DataError(f"{cfg.data} holds no training pairs" if cfg.objective == "summary" else
                             f"{cfg.data} holds no text of two sentences or clauses to make gap-sentence "
                             "pairs of")
-        self.dev_rows = _read_rows(cfg, cfg.dev)[: cfg.eval_samples] if cfg.dev else []
+        self.dev_rows = _read_rows(cfg, cfg.dev)[1][: cfg.eval_samples] if cfg.dev else []
         if cfg.resume and not (self.out / ckpt.STATE).is_file():
             raise ckpt.ModelDirError(f"--resume: {self.out} holds no training state ({ckpt.STATE})")
         if self.writes:
             self.out.mkdir(parents=True, exist_ok=True)
         self.vocab, self.meta = _prepare_vocab(cfg, self.out, rows, self.tok)
-        self.train_set = encode_pairs(rows, self.tok, self.vocab, cfg.max_src_len, cfg.max_tgt_len)
+        self.train_set = encode_pairs(pairs, self.tok, self.vocab, cfg.max_src_len, cfg.max_tgt_len)
         self.batches_per_epoch = math.ceil(len(self.train_set) / cfg.batch_size)
         self.total_steps = _total_steps(cfg, self.batches_per_epoch)
         mg.manual_seed(cfg.seed)
