@@ -408,7 +408,7 @@ def _log_softmax_backward(out_, g, gx):
         for j in range(g.shape[1]):
             total += g[i, j]
         for j in range(g.shape[1]):
-            gx[i, j] = g[i, j] - math.exp(out_[i, j]) * total
+            gx[i, j] = g[i, j] - vexp(out_[i, j]) * total
 
 
 def log_softmax_backward(out: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -552,7 +552,7 @@ def _gelu(x, tanh_form, out):
     for i in prange(x.size):
         v = x[i]
         if tanh_form:
-            out[i] = 0.5 * v * (1.0 + math.tanh(_GELU_TANH_C * (v + 0.044715 * v * v * v)))
+            out[i] = 0.5 * v * (1.0 + vtanh(_GELU_TANH_C * (v + 0.044715 * v * v * v)))
         else:
             out[i] = 0.5 * v * (1.0 + math.erf(v * _SQRT_HALF))
 
@@ -570,12 +570,12 @@ def _gelu_backward(g, x, tanh_form, out):
     for i in prange(x.size):
         v = x[i]
         if tanh_form:
-            inner = math.tanh(_GELU_TANH_C * (v + 0.044715 * v * v * v))
+            inner = vtanh(_GELU_TANH_C * (v + 0.044715 * v * v * v))
             d_inner = _GELU_TANH_C * (1.0 + 3.0 * 0.044715 * v * v)
             out[i] = g[i] * (0.5 * (1.0 + inner) + 0.5 * v * (1.0 - inner * inner) * d_inner)
         else:
             cdf = 0.5 * (1.0 + math.erf(v * _SQRT_HALF))
-            out[i] = g[i] * (cdf + v * _INV_SQRT_2PI * math.exp(-0.5 * v * v))
+            out[i] = g[i] * (cdf + v * _INV_SQRT_2PI * vexp(-0.5 * v * v))
 
 
 def gelu_backward(g, x, approximate: str):
