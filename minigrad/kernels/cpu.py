@@ -248,7 +248,8 @@ _ELEMENTWISE = {"exp": _map_exp, "sigmoid": _map_sigmoid, "tanh": _map_tanh}
 
 def elementwise(name: str, x: np.ndarray) -> np.ndarray:
     """``vexp``, ``vsigmoid`` or ``vtanh`` (by name) over every element of ``x``: what the fused
-    kernels compute inside their loops, as an array function for tests and benchmarks."""
+    kernels compute inside their loops, as an array function for tests and benchmarks (CPU
+    only: the CUDA kernels call CUDA's own exp and tanh)."""
     out = np.empty(x.shape, x.dtype)
     _ELEMENTWISE[name](_flat(x), out.reshape(-1))
     return out
