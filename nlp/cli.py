@@ -17,6 +17,7 @@ from typing import Any
 import minigrad as mg
 
 from .checkpoint import ModelDirError
+from .consensus import Consensus
 from .data import DataError, read_jsonl
 from .models import MODEL_TYPES, ModelConfig
 from .pretrain import OBJECTIVES
@@ -58,6 +59,24 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
                    "log-probability / length**this (default: the summariser's, see docs/summariser.md)")
     p.add_argument("--no-repeat-ngram", type=_count(0), help="never repeat an n-gram of this size "
                    "(0: off; default: 2 with beam search, 0 greedy)")
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, action="append", metavar="FOLDER",
+                   help="model folder; repeat (--model A --model B) to decode with several models")
+    p.add_argument("--combine", choices=("ensemble", "consensus"), default="ensemble",
+                   help="with several models: ensemble (mix their distributions at every step; they "
+                   "must share the vocabulary) or consensus (each proposes its beam's summaries and "
+                   "the one that agrees best with the others is chosen; see docs/summariser.md)")
+
+
+def _load(args: argparse.Namespace, device: Any) -> Summarizer | Consensus:
+    if args.combine == "consensus":
+        if len(args.model) < 2:
+            raise UserError("--combine consensus chooses among several models' summaries: give --model "
+                            "at least twice")
+        return Consensus.load(args.model, device)
+    return Summarizer.load(args.model, device)
 
 
 def _search_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -149,7 +168,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     rows = read_jsonl(args.data, max_rows=args.limit)
     if not rows:
         raise UserError(f"{args.data} holds no pairs")
-    summarizer = Summarizer.load(args.model, device)
+    summarizer = _load(args, device)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # long texts are expected here; truncation is the model's setting
         results = evaluate_systems(summarizer, rows, beam_size=args.beam, **_search_options(args))
@@ -165,6 +184,9 @@ def _check_one_source(args: argparse.Namespace) -> None:
         raise UserError(f"give only one of a text, --file or --input (got {' and '.join(given)})")
     if args.input is not None and args.explain:
         raise UserError("--explain draws the picture for one text: give the text (or --file), not --input")
+    if args.explain and args.combine == "consensus":
+        raise UserError("--explain shows what one model read: give one --model, or an ensemble "
+                        "(--combine ensemble)")
     if args.input is None and (args.output is not None or args.skip_bad):
         raise UserError("--output and --skip-bad go with --input FILE (a JSON Lines file to summarise)")
 
@@ -186,7 +208,7 @@ def _print_caught(caught: list[warnings.WarningMessage]) -> None:
         print(f"warning: {w.message}", file=sys.stderr)
 
 
-def _summarize_one(args: argparse.Namespace, summarizer: Summarizer) -> int:
+def _summarize_one(args: argparse.Namespace, summarizer: Summarizer | Consensus) -> int:
     text = _read_text(args)
     if not text.strip():
         raise UserError("the text is empty or only whitespace: nothing to summarise")
@@ -219,7 +241,7 @@ def _explain(args: argparse.Namespace, summarizer: Summarizer, text: str) -> Non
     print(f"attention picture written to {args.explain}", file=sys.stderr)
 
 
-def _summarize_whole_file(args: argparse.Namespace, summarizer: Summarizer) -> int:
+def _summarize_whole_file(args: argparse.Namespace, summarizer: Summarizer | Consensus) -> int:
     from .summarize_file import summarize_file
 
     with warnings.catch_warnings(record=True) as caught:
@@ -240,7 +262,7 @@ def _summarize_whole_file(args: argparse.Namespace, summarizer: Summarizer) -> i
 def cmd_summarize(args: argparse.Namespace) -> int:
     device = _device(args.device)
     _check_one_source(args)
-    summarizer = Summarizer.load(args.model, device)
+    summarizer = _load(args, device)
     if args.input is not None:
         args.output = args.output or "-"
         return _summarize_whole_file(args, summarizer)
@@ -269,15 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_train_args(command("train", cmd_train, "train a summariser"))
     p = command("evaluate", cmd_evaluate, "score a model against Lead and TextRank")
-    p.add_argument("--model", required=True, action="append", metavar="FOLDER",
-                   help="model folder; repeat (--model A --model B) to decode with an ensemble")
+    _add_model_args(p)
     p.add_argument("--data", required=True, help="JSON Lines pairs to score on")
     _add_search_args(p)
     p.add_argument("--limit", type=int, help="score only the first N pairs")
     p = command("summarize", cmd_summarize, "summarise a text (argument, --file or stdin) or a "
                 "JSON Lines file (--input)")
-    p.add_argument("--model", required=True, action="append", metavar="FOLDER",
-                   help="model folder; repeat (--model A --model B) to decode with an ensemble")
+    _add_model_args(p)
     p.add_argument("text", nargs="?", help="the text (default: read stdin)")
     p.add_argument("--file", help="read the text from this UTF-8 file")
     p.add_argument("--input", help="JSON Lines file of {\"text\": ...} rows to summarise (-: stdin)")

@@ -33,7 +33,7 @@ from minigrad import Tensor, as_tensor, no_grad
 from .data import Batch
 from .vocab import Vocab
 
-__all__ = ["SearchConfig", "generate", "greedy_search", "beam_search", "inference"]
+__all__ = ["SearchConfig", "generate", "greedy_search", "beam_search", "beam_hypotheses", "inference"]
 
 NEG_INF = -1e30
 
@@ -146,12 +146,20 @@ def _settled(finished: list, best_live: float, length: int, cfg: SearchConfig) -
 
 
 def beam_search(model: Any, src, src_mask, src_ext, max_oov: int, cfg: SearchConfig) -> list[list[int]]:
-    """Beam search with ``cfg.beam_size`` beams per example, all examples batched.
+    """Beam search with ``cfg.beam_size`` beams per example, all examples batched; returns
+    each example's best hypothesis by length-normalised score (see :func:`beam_hypotheses`)."""
+    found = beam_hypotheses(model, src, src_mask, src_ext, max_oov, cfg)
+    return [hyps[0][1] if hyps else [] for hyps in found]
+
+
+def beam_hypotheses(
+    model: Any, src, src_mask, src_ext, max_oov: int, cfg: SearchConfig
+) -> list[list[tuple[float, list[int]]]]:
+    """Every example's finished hypotheses, best first, as ``(normalised score, ids)``.
 
     Every step expands the live beams of all examples in one ``decode_step``; an example
     stops once it holds ``beam_size`` finished hypotheses (or at ``max_length``, when its
-    live beams count as finished). Returns each example's best hypothesis by
-    length-normalised score.
+    live beams count as finished).
     """
     k = cfg.beam_size
     n = src.shape[0]
@@ -213,7 +221,7 @@ def beam_search(model: Any, src, src_mask, src_ext, max_oov: int, cfg: SearchCon
                 if scores[b, j] > NEG_INF / 2:
                     seq = [t for t in hyps[b * k + j] if t != Vocab.pad_id]
                     finished[b].append((_normalised(scores[b, j], len(seq) + 1, cfg.length_penalty), seq))
-    return [max(f, key=lambda sc: sc[0])[1] if f else [] for f in finished]
+    return [sorted(f, key=lambda sc: -sc[0]) for f in finished]
 
 
 def generate(
@@ -223,13 +231,16 @@ def generate(
     src_ext: np.ndarray | None = None,
     max_oov: int = 0,
     config: SearchConfig | None = None,
+    n_best: bool = False,
     **options: Any,
-) -> list[list[int]]:
+) -> list[list[int]] | list[list[list[int]]]:
     """Decode a (N, S) batch of source ids; returns N lists of output ids (extended
     vocabulary, EOS excluded). ``src`` may be a :class:`nlp.data.Batch`, which brings its
     own mask and copy ids; otherwise ``src_mask`` defaults to ``src != pad`` and
     ``src_ext`` to ``src`` (nothing to copy beyond the vocabulary). Options are
-    :class:`SearchConfig` fields (``max_length=``, ``beam_size=``, …)."""
+    :class:`SearchConfig` fields (``max_length=``, ``beam_size=``, …). With ``n_best``,
+    each row gets a list of summaries instead, best first: beam search's finished
+    hypotheses (up to ``beam_size``), or greedy search's one."""
     if isinstance(src, Batch):
         src, src_mask, src_ext, max_oov = src.src, src.src_mask, src.src_ext, src.max_oov
     src = np.asarray(src, dtype=np.int64)
@@ -238,9 +249,14 @@ def generate(
     cfg = config or SearchConfig(**options)
     mask = src != Vocab.pad_id if src_mask is None else np.asarray(src_mask, dtype=bool)
     ext = src if src_ext is None else np.asarray(src_ext, dtype=np.int64)
-    search = greedy_search if cfg.beam_size == 1 else beam_search
     with inference(model):
-        return search(model, src, mask, ext, max_oov, cfg)
+        if cfg.beam_size == 1:
+            found = greedy_search(model, src, mask, ext, max_oov, cfg)
+            return [[ids] for ids in found] if n_best else found
+        if n_best:
+            found = beam_hypotheses(model, src, mask, ext, max_oov, cfg)
+            return [[ids for _, ids in hyps] or [[]] for hyps in found]
+        return beam_search(model, src, mask, ext, max_oov, cfg)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +47,33 @@ class Explanation:
     p_copy: np.ndarray | None  # (len(summary_tokens),)
 
 
-class Summarizer:
+class BatchSummarizer(ABC):
+    """What every summariser offers once it can summarise in batches
+    (``summarize_batches``): summaries of one text or of a list, in order."""
+
+    @abstractmethod
+    def summarize_batches(
+        self, texts: Sequence[str], beam_size: int = 1, batch_size: int = 64, **options: Any
+    ) -> Iterator[tuple[list[int], list[str]]]:
+        """``(indices, summaries)`` for one batch of ``texts`` after another."""
+
+    def summarize(
+        self, texts: str | Sequence[str], beam_size: int = 1, batch_size: int = 64, **options: Any
+    ) -> str | list[str]:
+        """Summaries of ``texts`` (one string in, one string out). Raises
+        :class:`EmptyTextError` for empty/whitespace text; warns
+        (:class:`TruncationWarning`) when a text is cut to the model's maximum length.
+        ``options`` are :class:`nlp.decoding.SearchConfig` fields."""
+        single = isinstance(texts, str)
+        texts = [texts] if single else list(texts)
+        out = [""] * len(texts)
+        for indices, summaries in self.summarize_batches(texts, beam_size, batch_size, **options):
+            for i, summary in zip(indices, summaries):
+                out[i] = summary
+        return out[0] if single else out
+
+
+class Summarizer(BatchSummarizer):
     """A model with its vocabulary and tokenizer, ready to summarise text."""
 
     def __init__(self, model: nn.Module, vocab: Vocab, meta: ModelMeta) -> None:
@@ -77,21 +104,6 @@ class Summarizer:
                     "no_repeat_ngram_size": 2 if beam_size > 1 else 0}
         return SearchConfig(**{**defaults, **options})
 
-    def summarize(
-        self, texts: str | Sequence[str], beam_size: int = 1, batch_size: int = 64, **options: Any
-    ) -> str | list[str]:
-        """Summaries of ``texts`` (one string in, one string out). Raises
-        :class:`EmptyTextError` for empty/whitespace text; warns
-        (:class:`TruncationWarning`) when a text is cut to the model's maximum length.
-        ``options`` are :class:`nlp.decoding.SearchConfig` fields."""
-        single = isinstance(texts, str)
-        texts = [texts] if single else list(texts)
-        out = [""] * len(texts)
-        for indices, summaries in self.summarize_batches(texts, beam_size, batch_size, **options):
-            for i, summary in zip(indices, summaries):
-                out[i] = summary
-        return out[0] if single else out
-
     def summarize_batches(
         self, texts: Sequence[str], beam_size: int = 1, batch_size: int = 64, **options: Any
     ) -> Iterator[tuple[list[int], list[str]]]:
@@ -107,6 +119,24 @@ class Summarizer:
         for batch in batches(encoded, batch_size, shuffle=False):
             ids = generate(self.model, batch, config=cfg)
             yield batch.indices, [self._detokenize(i, o) for i, o in zip(ids, batch.oovs)]
+
+    def candidates(
+        self, texts: Sequence[str], beam_size: int = 1, batch_size: int = 64, **options: Any
+    ) -> list[list[str]]:
+        """For each text, every summary the search finished with, best first: up to
+        ``beam_size`` from beam search (its n-best list), the one greedy summary for
+        ``beam_size`` 1. What :class:`nlp.consensus.Consensus` chooses from."""
+        texts = list(texts)
+        _check_texts(texts)
+        self._warn_if_truncated(texts)
+        cfg = self.search_config(beam_size, **options)
+        encoded = encode_pairs([(t, "") for t in texts], self.tokenizer, self.vocab, self.meta.max_src_len)
+        out: list[list[str]] = [[] for _ in texts]
+        for batch in batches(encoded, batch_size, shuffle=False):
+            for i, found, oovs in zip(batch.indices, generate(self.model, batch, config=cfg, n_best=True),
+                                      batch.oovs):
+                out[i] = [self._detokenize(ids, oovs) for ids in found]
+        return out
 
     def explain(self, text: str, beam_size: int = 1, **options: Any) -> Explanation:
         """The summary of ``text`` with what the model read while writing it: for every
