@@ -5,16 +5,18 @@ process, at the same global batch, each process on one BLAS thread.
                                      [--epochs 1] [--processes 2] [--json PATH] [--plot PATH.png]
 
 Both runs train the same model from the same initial weights for the same epochs of the same
-pairs (the N-process run splits each global batch of ``--batch-size`` over N processes), so
-both process the same tokens; the ratio of tokens/s is the speed-up. It is given on the wall
-clock and on the CPU clock: the sum over steps of the step's largest per-process CPU time (the
-critical path if every process had a core to itself), which other programs' load on a shared
-machine does not inflate (it leaves out waiting for the network, negligible on one machine).
-Every run goes through ``nlp.train.train``, as ``python -m nlp train`` does. Printed: tokens/s
-of each run, the speed-up, the time per step spent in all-reduce calls (gradient buckets plus
-the one small reduce of loss/tokens per step; it includes waiting for the slowest process), the
-time of one all-reduce of every gradient alone, and how close the two loss curves are;
-``--plot`` draws both curves.
+pairs (the N-process run cuts each global batch of ``--batch-size`` into N shares, as
+``nlp.train`` does), so both process the same tokens; the ratio of tokens/s is the speed-up.
+It is given on the wall clock and on the CPU clock: the sum over steps of the step's largest
+per-process CPU time outside all-reduce calls (the critical path of the computation if every
+process had a core to itself), which other programs' load on a shared machine does not
+inflate, nor a process polling while it waits for another. Every run goes through
+``nlp.train.train``, as ``python -m nlp train`` does. Printed: tokens/s of each run, the
+speed-up, the time per step spent in all-reduce calls (gradient buckets plus the one small
+reduce of loss/stop per step), split into waiting for the slower process to enter each call
+and the collective itself (from the machine-wide clock, read on entry and exit by every
+process), the time of one all-reduce of every gradient alone, and how close the two loss
+curves are; ``--plot`` draws both curves.
 
 The worker mode (``--worker OUT.json``) is what each run executes.
 """
@@ -36,21 +38,37 @@ ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THRE
 
 
 # ------------------------------------------------------------------------------ a run
-def _timed_all_reduce(dist) -> dict[str, float]:
-    """Accumulate the time and number of all-reduce calls made from now on."""
-    spent = {"seconds": 0.0, "calls": 0}
+def _now() -> float:
+    """The machine-wide monotonic clock: its readings compare between processes on one machine."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+def _timed_all_reduce(dist) -> list[list[float]]:
+    """Record each all-reduce call made from now on: [start, end, CPU seconds spent in it]."""
+    calls: list[list[float]] = []
     original = dist.all_reduce
 
     def timed(tensor, op="sum"):
-        start = time.perf_counter()
+        start, cpu = _now(), time.process_time()
         try:
             return original(tensor, op)
         finally:
-            spent["seconds"] += time.perf_counter() - start
-            spent["calls"] += 1
+            calls.append([start, _now(), time.process_time() - cpu])
 
     dist.all_reduce = timed
-    return spent
+    return calls
+
+
+def _communication(everyone: list[list[list[float]]]) -> tuple[float, float]:
+    """(waiting, moving): seconds, summed over the calls and averaged over the processes, that a
+    process spent in all-reduce calls before the last process entered the call (waiting for
+    it), and after (the collective itself). ``everyone``: each process's calls, in order."""
+    waiting = moving = 0.0
+    for calls in zip(*everyone):
+        last_in = max(start for start, _, _ in calls)
+        waiting += sum(last_in - start for start, _, _ in calls) / len(calls)
+        moving += sum(end - last_in for _, end, _ in calls) / len(calls)
+    return waiting, moving
 
 
 def _epoch_tokens(trainer) -> int:
@@ -81,7 +99,7 @@ def worker(args: argparse.Namespace) -> None:
     from nlp.train import TrainConfig, train
 
     dist.init_process_group()
-    spent = _timed_all_reduce(dist)
+    calls = _timed_all_reduce(dist)
     stamps: list[float] = []
     cpu_stamps: list[float] = []
     tokens: list[int] = []
@@ -91,10 +109,10 @@ def worker(args: argparse.Namespace) -> None:
         if not tokens:
             tokens.append(_epoch_tokens(trainer))
             numel.append(sum(p.data.size for p in trainer.model.parameters()))
-        stamps.append(time.perf_counter())
+        stamps.append(_now())
         cpu_stamps.append(time.process_time())
 
-    start = time.perf_counter()
+    start = _now()
     with tempfile.TemporaryDirectory() as out:
         cfg = TrainConfig(data=args.data, out=out, epochs=args.epochs, batch_size=args.batch_size,
                           max_train=args.max_train, eval_every=10**9, progress=False, seed=0)
@@ -103,19 +121,24 @@ def worker(args: argparse.Namespace) -> None:
     steps = len(stamps) - 1
     seconds = stamps[-1] - stamps[0]
     world = dist.get_world_size()
-    in_training = dict(spent)
-    cpu_steps = [b - a for a, b in zip(cpu_stamps, cpu_stamps[1:])]
-    # a step ends when the slowest process ends it: the critical path, on each process's CPU clock
-    critical_cpu = sum(max(times) for times in zip(*dist.all_gather_object(cpu_steps)))
+    timed = [c for c in calls if stamps[0] <= c[0] <= stamps[-1]]
+    # each step's CPU time outside all-reduce calls (where a process polls while it waits): its
+    # computation; a step ends when the slowest process ends it, so the critical path is the sum
+    # over steps of the largest of them
+    compute = [b - a - sum(cpu for start, _, cpu in timed if t0 <= start <= t1)
+               for a, b, t0, t1 in zip(cpu_stamps, cpu_stamps[1:], stamps, stamps[1:])]
+    critical_cpu = sum(max(times) for times in zip(*dist.all_gather_object(compute)))
+    waiting, moving = _communication(dist.all_gather_object(timed))
     bare = _bare_all_reduce_seconds(dist, numel[0])
     if dist.get_rank() == 0:
         report = {
             "processes": world, "steps": result.step, "timed_steps": steps, "seconds": seconds,
-            "total_seconds": time.perf_counter() - start,
+            "total_seconds": _now() - start,
             "tokens_per_s": tokens[0] * args.epochs / result.step * steps / seconds,
             "cpu_tokens_per_s": tokens[0] * args.epochs / result.step * steps / critical_cpu,
-            "all_reduce_s_per_step": in_training["seconds"] / result.step if world > 1 else 0.0,
-            "all_reduce_calls_per_step": in_training["calls"] / result.step if world > 1 else 0,
+            "all_reduce_s_per_step": sum(end - begin for begin, end, _ in timed) / steps,
+            "all_reduce_calls_per_step": len(timed) / steps,
+            "all_reduce_waiting_s_per_step": waiting / steps, "all_reduce_moving_s_per_step": moving / steps,
             "parameters": numel[0], "bare_all_reduce_s": bare,
             "loss": result.history["loss"], "load_average": os.getloadavg(),
         }
@@ -175,12 +198,14 @@ def compare(args: argparse.Namespace) -> dict:
           f"({one['seconds'] / one['timed_steps']:.3f} s/step)")
     print(f"  {many['processes']} processes: {many['tokens_per_s']:8.0f} tokens/s  "
           f"({many['seconds'] / many['timed_steps']:.3f} s/step; all-reduce "
-          f"{1000 * many['all_reduce_s_per_step']:.1f} ms/step in "
-          f"{many['all_reduce_calls_per_step']:.0f} calls, including waiting for the slower process)")
+          f"{1000 * many['all_reduce_s_per_step']:.1f} ms/step in {many['all_reduce_calls_per_step']:.0f} "
+          f"calls: {1000 * many['all_reduce_waiting_s_per_step']:.1f} ms waiting for the slower process, "
+          f"{1000 * many['all_reduce_moving_s_per_step']:.1f} ms in the collectives themselves)")
     print(f"  one all-reduce of all {many['parameters']:,} gradients (float32), alone: "
           f"{1000 * many['bare_all_reduce_s']:.1f} ms")
     print(f"  speed-up: {result['speedup']:.2f}x on the wall clock; {result['cpu_speedup']:.2f}x on the CPU "
-          "clock (each step's slowest process), which other programs' load does not inflate")
+          "clock (each step's slowest process, outside all-reduce calls), which other programs' load "
+          "does not inflate")
     print(f"  loss: {result['loss_first']:.3f} -> {result['loss_last']:.3f}; largest gap between the runs "
           f"{result['loss_gap_max']:.4f}, at the last step {result['loss_gap_last']:.4f}")
     print(f"  load average before/after: {one['load_average'][0]:.1f} / {many['load_average'][0]:.1f}")

@@ -80,6 +80,9 @@ def test_distributed_scaling_benchmark_runs_both_ways_and_draws_the_curves(tmp_p
     assert result["one"]["processes"] == 1 and result["many"]["processes"] == 2
     assert result["one"]["steps"] == result["many"]["steps"] == 3  # the same global batches
     assert result["many"]["all_reduce_calls_per_step"] == 2  # one bucket + the loss/stop reduce
+    many = result["many"]
+    assert many["all_reduce_waiting_s_per_step"] >= 0  # the calls' time, parted on the common clock
+    assert 0 < many["all_reduce_moving_s_per_step"] < many["seconds"] / many["timed_steps"]
     assert result["loss_gap_max"] < 0.05 * result["loss_first"]
     assert (tmp_path / "d.png").stat().st_size > 10_000
     assert "speed-up:" in capsys.readouterr().out
