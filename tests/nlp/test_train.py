@@ -6,11 +6,13 @@ import json
 import os
 import signal
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from nlp import checkpoint as ckpt
+from nlp import train as nlp_train
 from nlp.demo import DEMO_CORPUS
 from nlp.models import ModelConfig
 from nlp.train import TrainConfig, train
@@ -89,3 +91,34 @@ def test_the_clause_model_trains_through_the_same_loop_and_summarises(tmp_path):
     assert summarizer.meta.model.clause_end_ids  # the punctuation ids travel with the model
     text = "青禾市地铁三号线东延段今天开通，全长十二公里，设站八座。"
     assert summarizer.summarize(text) in {"青禾市地铁三号线东延段今天开通", "全长十二公里", "设站八座"}
+
+
+class _Libc:
+    """Stands in for glibc: records mallopt calls; refuses mmap thresholds above ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.calls = limit, []
+
+    def mallopt(self, param: int, value: int) -> int:
+        self.calls.append((param, value))
+        return int(param != nlp_train.M_MMAP_THRESHOLD or value <= self.limit)
+
+
+@pytest.mark.parametrize("limit, mmap", [(2**40, 2**30), (32 * 2**20, 32 * 2**20)])
+def test_training_asks_glibc_to_keep_freed_memory(monkeypatch, tmp_path, limit, mmap):
+    libc = _Libc(limit)
+    monkeypatch.setattr(nlp_train, "ctypes", SimpleNamespace(CDLL=lambda name: libc))
+    monkeypatch.setattr(nlp_train, "platform", SimpleNamespace(libc_ver=lambda: ("glibc", "2.36")))
+    train(_cfg(tmp_path, steps=2, warmup=1, dev=None))
+    settings = dict(libc.calls)  # (an old glibc refuses 1 GiB: the mmap threshold falls back)
+    assert settings == {nlp_train.M_MMAP_THRESHOLD: mmap, nlp_train.M_TRIM_THRESHOLD: 2**30}
+
+
+def test_keep_freed_memory_applies_on_glibc_and_does_nothing_elsewhere(monkeypatch):
+    import platform
+
+    assert nlp_train.keep_freed_memory() == (platform.libc_ver()[0] == "glibc")  # (this libc)
+    monkeypatch.setattr(nlp_train, "platform", SimpleNamespace(libc_ver=lambda: ("", "")))
+    never = SimpleNamespace(CDLL=lambda name: pytest.fail("mallopt off glibc"))
+    monkeypatch.setattr(nlp_train, "ctypes", never)
+    assert nlp_train.keep_freed_memory() is False
