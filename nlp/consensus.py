@@ -18,11 +18,13 @@ the cost is one decoding per member.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator, Sequence
+from itertools import combinations
 from typing import Any
 
 from .metrics import chars, rouge_l
-from .summarizer import BatchSummarizer, Summarizer, _check_texts
+from .summarizer import BatchSummarizer, Summarizer, TruncationWarning, _check_texts
 
 __all__ = ["Consensus", "consensus_choice"]
 
@@ -33,12 +35,12 @@ def consensus_choice(candidates: Sequence[str]) -> int:
     if not candidates:
         raise ValueError("consensus_choice needs at least one candidate")
     tokens = [chars(c) for c in candidates]
-    best, best_score = 0, -1.0
-    for i, mine in enumerate(tokens):
-        score = sum(rouge_l(mine, other)["f"] for j, other in enumerate(tokens) if j != i)
-        if score > best_score:
-            best, best_score = i, score
-    return best
+    agreement = [0.0] * len(tokens)
+    for i, j in combinations(range(len(tokens)), 2):  # F1 is symmetric: each pair once
+        f = rouge_l(tokens[i], tokens[j])["f"]
+        agreement[i] += f
+        agreement[j] += f
+    return max(range(len(tokens)), key=agreement.__getitem__)
 
 
 class Consensus(BatchSummarizer):
@@ -63,8 +65,20 @@ class Consensus(BatchSummarizer):
         ``batch_size`` texts at a time, in order."""
         texts = list(texts)
         _check_texts(texts)
+        self._warn_if_truncated(texts)
         for start in range(0, len(texts), batch_size):
             chunk = texts[start : start + batch_size]
-            proposed = [m.candidates(chunk, beam_size, batch_size, **options) for m in self.members]
+            with warnings.catch_warnings():  # said once for all texts, above
+                warnings.simplefilter("ignore", TruncationWarning)
+                proposed = [m.candidates(chunk, beam_size, batch_size, **options) for m in self.members]
             pools = [[c for member in proposed for c in member[i]] for i in range(len(chunk))]
             yield list(range(start, start + len(chunk))), [pool[consensus_choice(pool)] for pool in pools]
+
+    def _warn_if_truncated(self, texts: list[str]) -> None:
+        """Each member's truncation warning once (members with the same limit say the same)."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TruncationWarning)
+            for member in self.members:
+                member._warn_if_truncated(texts)
+        for message in dict.fromkeys(str(w.message) for w in caught):
+            warnings.warn(message, TruncationWarning, stacklevel=4)

@@ -7,13 +7,14 @@ from typing import Any
 
 from .extractive import lead, textrank
 from .metrics import corpus_rouge
-from .summarizer import Summarizer
+from .summarizer import BatchSummarizer
 
 __all__ = ["evaluate_systems", "format_table"]
 
 
 def evaluate_systems(
-    summarizer: Summarizer, rows: Sequence[dict], beam_size: int = 4, batch_size: int = 64, **options: Any
+    summarizer: BatchSummarizer, rows: Sequence[dict], beam_size: int = 4, batch_size: int = 64,
+    **options: Any,
 ) -> list[tuple[str, dict[str, float]]]:
     """Character ROUGE (×100) of the model (greedy, and beam search when ``beam_size``
     > 1), Lead (first sentence) and TextRank (clauses, up to 18 characters) on ``rows``.

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from minigrad.serialization import atomic_write
 
 from .data import DataError, parse_jsonl_line
-from .summarizer import Summarizer
+from .summarizer import BatchSummarizer
 
 __all__ = ["FileSummary", "read_texts", "summarize_file", "STDIO"]
 
@@ -88,7 +88,7 @@ def _open_output(target: str) -> Iterator[IO[str]]:
 
 
 def _in_order(
-    summarizer: Summarizer, texts: list[str], bar: tqdm, **decode: Any
+    summarizer: BatchSummarizer, texts: list[str], bar: tqdm, **decode: Any
 ) -> Iterator[tuple[int, str]]:
     """``(index, summary)`` in input order, each as soon as it and every earlier text
     are decoded (batches come in length order)."""
@@ -103,7 +103,7 @@ def _in_order(
 
 
 def summarize_file(
-    summarizer: Summarizer,
+    summarizer: BatchSummarizer,
     source: str,
     target: str,
     beam_size: int = 1,

@@ -111,14 +111,8 @@ class Summarizer(BatchSummarizer):
         batch is decoded: positions in ``texts`` and their summaries. Batches group texts
         of similar length (less padding), so the indices are not in order. For progress
         bars and for writing results while the rest is still being decoded."""
-        texts = list(texts)
-        _check_texts(texts)
-        self._warn_if_truncated(texts)
-        cfg = self.search_config(beam_size, **options)
-        encoded = encode_pairs([(t, "") for t in texts], self.tokenizer, self.vocab, self.meta.max_src_len)
-        for batch in batches(encoded, batch_size, shuffle=False):
-            ids = generate(self.model, batch, config=cfg)
-            yield batch.indices, [self._detokenize(i, o) for i, o in zip(ids, batch.oovs)]
+        for indices, found in self._decoded(texts, beam_size, batch_size, n_best=False, **options):
+            yield indices, [summary for (summary,) in found]
 
     def candidates(
         self, texts: Sequence[str], beam_size: int = 1, batch_size: int = 64, **options: Any
@@ -126,17 +120,28 @@ class Summarizer(BatchSummarizer):
         """For each text, every summary the search finished with, best first: up to
         ``beam_size`` from beam search (its n-best list), the one greedy summary for
         ``beam_size`` 1. What :class:`nlp.consensus.Consensus` chooses from."""
+        out: list[list[str]] = [[] for _ in texts]
+        for indices, found in self._decoded(texts, beam_size, batch_size, n_best=True, **options):
+            for i, summaries in zip(indices, found):
+                out[i] = summaries
+        return out
+
+    def _decoded(
+        self, texts: Sequence[str], beam_size: int, batch_size: int, n_best: bool, **options: Any
+    ) -> Iterator[tuple[list[int], list[list[str]]]]:
+        """``(indices, summaries of each text)`` batch by batch: the best summary alone, or
+        with ``n_best`` all that the search finished with."""
         texts = list(texts)
         _check_texts(texts)
         self._warn_if_truncated(texts)
         cfg = self.search_config(beam_size, **options)
         encoded = encode_pairs([(t, "") for t in texts], self.tokenizer, self.vocab, self.meta.max_src_len)
-        out: list[list[str]] = [[] for _ in texts]
         for batch in batches(encoded, batch_size, shuffle=False):
-            for i, found, oovs in zip(batch.indices, generate(self.model, batch, config=cfg, n_best=True),
-                                      batch.oovs):
-                out[i] = [self._detokenize(ids, oovs) for ids in found]
-        return out
+            found = generate(self.model, batch, config=cfg, n_best=True)
+            if not n_best:
+                found = [ids[:1] for ids in found]
+            yield batch.indices, [[self._detokenize(ids, oovs) for ids in each]
+                                  for each, oovs in zip(found, batch.oovs)]
 
     def explain(self, text: str, beam_size: int = 1, **options: Any) -> Explanation:
         """The summary of ``text`` with what the model read while writing it: for every

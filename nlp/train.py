@@ -143,7 +143,8 @@ class _StopFlag:
 
 def _read_rows(cfg: TrainConfig, path: str, max_rows: int | None = None) -> tuple[list[dict], list[dict]]:
     """The file's rows, and the pairs the run trains (or is scored) on: the same rows, or
-    gap-sentence pseudo-pairs made from their texts (summaries are then optional, and unused)."""
+    gap-sentence pseudo-pairs made from their texts (summaries are then optional: not trained on,
+    only counted in the vocabulary when present)."""
     if cfg.objective == "summary":
         rows = read_jsonl(path, max_rows=max_rows)
         return rows, rows

@@ -10,7 +10,7 @@ import pytest
 from nlp.cli import main
 from nlp.consensus import Consensus, consensus_choice
 from nlp.metrics import chars, rouge_l
-from nlp.summarizer import Summarizer
+from nlp.summarizer import Summarizer, TruncationWarning
 from tests.nlp.conftest import train_tiny
 
 TEXTS = ["青禾市地铁三号线东延段今天上午正式开通运营。新线路全长十二公里，设站八座。",
@@ -83,3 +83,11 @@ def test_cli_consensus_of_one_model_or_with_explain_is_refused(tiny_model, tmp_p
     assert main(["summarize", "--model", str(tiny_model), "--model", str(tiny_model), "--combine",
                  "consensus", "--explain", png, TEXTS[0]]) == 2
     assert "--explain shows what one model read" in capsys.readouterr().err
+
+
+def test_a_cut_text_is_reported_once_not_once_per_member_and_batch(tiny_model, tiny_model_2):
+    long_text = TEXTS[0] * 40  # past the models' maximum source length
+    with pytest.warns(TruncationWarning) as caught:
+        Consensus.load([tiny_model, tiny_model_2]).summarize([long_text, TEXTS[1], long_text], batch_size=1)
+    messages = [str(w.message) for w in caught if issubclass(w.category, TruncationWarning)]
+    assert len(messages) == 1 and messages[0].startswith("2 of 3 texts exceeded")
